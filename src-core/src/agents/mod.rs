@@ -1,0 +1,279 @@
+//! Agent identity and its lifecycle: names, tokens, and the user's decisions
+//! (approve, deny, revoke, rotate, tool lists). The CLI and the tray call
+//! these; every change is one write to the shared store, so running `serve`
+//! processes see it on their next call.
+
+pub mod snippets;
+pub mod token;
+
+use std::fmt;
+
+use crate::clock::SharedClock;
+use crate::store::{AgentRow, AgentStatus, Store, StoreError};
+use crate::telemetry::Redacted;
+use crate::tools::ToolPattern;
+
+/// An agent's name: 1-64 characters, letters, digits, space, `.`, `_`, `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgentName(String);
+
+impl AgentName {
+    /// Checks a name given on the command line or in the tray.
+    pub fn parse(s: &str) -> Result<Self, AgentsError> {
+        let ok = (1..=64).contains(&s.chars().count())
+            && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+            && !s.ends_with(' ');
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(AgentsError::BadName(s.chars().take(80).collect()))
+        }
+    }
+
+    /// A name from what a client calls itself (`clientInfo.name` or the parent
+    /// executable): other characters become `-`, cut to 64. `None` if nothing usable is left.
+    pub fn from_client(raw: &str) -> Option<Self> {
+        let cleaned: String = raw
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || " ._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(64)
+            .collect();
+        let cleaned = cleaned
+            .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+            .trim_end();
+        Self::parse(cleaned).ok()
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AgentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why an agent operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentsError {
+    /// The name can't be used.
+    #[error(
+        "\"{0}\" is not a valid agent name: use 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit"
+    )]
+    BadName(String),
+    /// The agent was revoked; only a new token brings it back.
+    #[error(
+        "agent \"{0}\" was revoked; give it a new token with `gatehouse agents rotate {0}` instead of approving the old one"
+    )]
+    Revoked(String),
+    /// The OS random source failed.
+    #[error("cannot make a random token: {0}")]
+    Random(String),
+    /// The store failed or the agent doesn't exist.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The agent operations the CLI and the tray offer.
+#[derive(Clone, Debug)]
+pub struct Agents {
+    store: Store,
+    clock: SharedClock,
+}
+
+/// A token shown once, with the agent it belongs to.
+pub struct Issued {
+    /// The agent.
+    pub agent: AgentRow,
+    /// Its token: print it once and forget it.
+    pub token: Redacted<String>,
+}
+
+fn new_id() -> Result<String, AgentsError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| AgentsError::Random(e.to_string()))?;
+    Ok(hex::encode(b))
+}
+
+impl Agents {
+    /// Agent operations on `store`.
+    pub fn new(store: Store, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Every agent, by name.
+    pub fn list(&self) -> Result<Vec<AgentRow>, AgentsError> {
+        Ok(self.store.list_agents()?)
+    }
+
+    /// One agent.
+    pub fn get(&self, name: &AgentName) -> Result<AgentRow, AgentsError> {
+        self.store
+            .agent_by_name(name.as_str())?
+            .ok_or_else(|| StoreError::NoSuchAgent(name.to_string()).into())
+    }
+
+    /// Creates an approved token agent and returns its token.
+    pub fn add(&self, name: &AgentName) -> Result<Issued, AgentsError> {
+        let token = token::generate().map_err(|e| AgentsError::Random(e.to_string()))?;
+        let id = new_id()?;
+        let hash = token::hash(&token);
+        let agent = self.store.insert_agent(
+            &crate::store::NewAgent {
+                id: &id,
+                name: name.as_str(),
+                status: AgentStatus::Approved,
+                token_hash: Some(&hash),
+                parent_exe: None,
+            },
+            self.clock.now(),
+        )?;
+        Ok(Issued { agent, token })
+    }
+
+    /// Lets the agent call tools. A revoked agent needs `rotate` instead.
+    pub fn approve(&self, name: &AgentName) -> Result<AgentRow, AgentsError> {
+        let current = self.get(name)?;
+        if current.status == AgentStatus::Revoked && current.verified {
+            return Err(AgentsError::Revoked(name.to_string()));
+        }
+        Ok(self
+            .store
+            .set_agent_status(name.as_str(), AgentStatus::Approved, self.clock.now())?)
+    }
+
+    /// Refuses the agent's calls from now on.
+    pub fn deny(&self, name: &AgentName) -> Result<AgentRow, AgentsError> {
+        self.get(name)?;
+        Ok(self
+            .store
+            .set_agent_status(name.as_str(), AgentStatus::Denied, self.clock.now())?)
+    }
+
+    /// Withdraws the agent's approval and its token, at once.
+    pub fn revoke(&self, name: &AgentName) -> Result<AgentRow, AgentsError> {
+        self.get(name)?;
+        Ok(self
+            .store
+            .set_agent_status(name.as_str(), AgentStatus::Revoked, self.clock.now())?)
+    }
+
+    /// Gives the agent a new token (the old one stops working at once) and
+    /// approves it. A tokenless agent becomes a token agent.
+    pub fn rotate(&self, name: &AgentName) -> Result<Issued, AgentsError> {
+        self.get(name)?;
+        let token = token::generate().map_err(|e| AgentsError::Random(e.to_string()))?;
+        let now = self.clock.now();
+        self.store
+            .set_token_hash(name.as_str(), &token::hash(&token), now)?;
+        let agent = self
+            .store
+            .set_agent_status(name.as_str(), AgentStatus::Approved, now)?;
+        Ok(Issued { agent, token })
+    }
+
+    /// Sets which tools the agent may call (on top of the config file's lists).
+    pub fn set_tools(
+        &self,
+        name: &AgentName,
+        allow: &[ToolPattern],
+        deny: &[ToolPattern],
+    ) -> Result<AgentRow, AgentsError> {
+        let text = |v: &[ToolPattern]| v.iter().map(|p| p.as_str().to_string()).collect::<Vec<_>>();
+        Ok(self.store.set_agent_tools(
+            name.as_str(),
+            &text(allow),
+            &text(deny),
+            self.clock.now(),
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::{FakeClock, UnixMillis};
+    use crate::store::testing::temp_store;
+
+    fn agents() -> (Agents, crate::store::testing::TempStore) {
+        let t = temp_store();
+        (
+            Agents::new(t.store.clone(), Arc::new(FakeClock::new(UnixMillis(1000)))),
+            t,
+        )
+    }
+
+    #[test]
+    fn names_are_checked_and_client_names_cleaned() {
+        assert!(AgentName::parse("claude-desktop").is_ok());
+        assert!(AgentName::parse("Claude Desktop").is_ok());
+        assert!(AgentName::parse("").is_err());
+        assert!(AgentName::parse("a|b").is_err());
+        assert!(AgentName::parse(&"x".repeat(65)).is_err());
+        assert_eq!(
+            AgentName::from_client("  Visual Studio Code ")
+                .unwrap()
+                .as_str(),
+            "Visual Studio Code"
+        );
+        assert_eq!(
+            AgentName::from_client("my/agent|v2").unwrap().as_str(),
+            "my-agent-v2"
+        );
+        assert_eq!(
+            AgentName::from_client("@scope/x").unwrap().as_str(),
+            "scope-x"
+        );
+        assert!(AgentName::from_client("\u{0}\u{1}").is_none());
+    }
+
+    #[test]
+    fn add_issues_a_token_that_finds_the_agent() {
+        let (a, t) = agents();
+        let issued = a.add(&AgentName::parse("claude").unwrap()).unwrap();
+        assert_eq!(issued.agent.status, AgentStatus::Approved);
+        let found = t
+            .store
+            .agent_by_token_hash(&token::hash(&issued.token))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.name, "claude");
+    }
+
+    #[test]
+    fn rotate_invalidates_the_old_token_and_revoke_needs_rotate_to_undo() {
+        let (a, t) = agents();
+        let name = AgentName::parse("claude").unwrap();
+        let first = a.add(&name).unwrap();
+        a.revoke(&name).unwrap();
+        assert!(matches!(a.approve(&name), Err(AgentsError::Revoked(_))));
+        let second = a.rotate(&name).unwrap();
+        assert_eq!(second.agent.status, AgentStatus::Approved);
+        assert!(
+            t.store
+                .agent_by_token_hash(&token::hash(&first.token))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            t.store
+                .agent_by_token_hash(&token::hash(&second.token))
+                .unwrap()
+                .is_some()
+        );
+    }
+}

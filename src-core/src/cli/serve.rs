@@ -1,0 +1,80 @@
+//! `gatehouse serve`: picks the real side effects (stdin/stdout, the system
+//! clock, the database and key under the home folder, Ctrl-C/SIGTERM) and
+//! calls `server::run`. A broken config stops it before anything starts.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use gatehouse::server::{self, Deps, ProcessIdentity};
+use gatehouse::store::Store;
+use gatehouse::telemetry::{Redactor, logs};
+
+use super::Ctx;
+
+pub fn run(ctx: Ctx) -> Result<ExitCode> {
+    // Fail closed: with a broken config, serve nothing rather than serve with guesses.
+    let config = ctx
+        .config()
+        .context("gatehouse serve will not start with a broken config")?;
+    let _log = logs::init_serve(
+        &ctx.home.logs_dir,
+        config.retention_days,
+        ctx.env.get("GATEHOUSE_LOG").map(String::as_str),
+    )?;
+    let store = Store::open(&ctx.home.db_file)
+        .context("gatehouse serve needs its database (run `gatehouse doctor`)")?;
+    let redactor = Redactor::load_or_create(&ctx.home.key_file)?;
+    let identity = ProcessIdentity::detect(&ctx.env);
+    tracing::info!(
+        pid = std::process::id(),
+        token = identity.token.is_some(),
+        parent_exe = identity.parent_exe.as_deref(),
+        upstreams = config.upstreams.len(),
+        "gatehouse serve starting"
+    );
+    let deps = Deps {
+        store,
+        clock: ctx.clock.clone(),
+        config: Arc::new(config),
+        redactor,
+        identity,
+        env: ctx.env.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("gatehouse")
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(server::run(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        deps,
+        shutdown_signal(),
+    ));
+    // stdin's reader thread may be parked in a blocking read: don't wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    tracing::info!("gatehouse serve stopped");
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

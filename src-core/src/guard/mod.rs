@@ -1,0 +1,215 @@
+//! The guard: every `tools/call`, built-in or upstream, passes
+//! identify → policy → limit → execute → record. The first refusal ends the
+//! call; a stage that can't decide refuses (fail closed); every call is
+//! recorded, whatever happened.
+
+pub mod call;
+mod execute;
+pub mod identify;
+pub mod limit;
+pub mod outcome;
+pub mod policy;
+pub mod record;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use call::{Call, Caller};
+pub use outcome::{DenyReason, Outcome, Refusal};
+pub use record::Recorder;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::store::{AgentRow, AgentStatus, CallRecord, Store, StoreError};
+use crate::telemetry::{Redactor, pii};
+use crate::tools::{Catalog, Lookup, ToolEntry, ToolName};
+use identify::Identify;
+
+/// Runs a store operation off the async threads; a failure refuses the call.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Refusal> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(Refusal::from),
+        Err(e) => Err(Refusal::Unavailable(format!("internal error: {e}"))),
+    }
+}
+
+/// The pipeline and everything its stages need.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    pub(crate) store: Store,
+    pub(crate) clock: SharedClock,
+    pub(crate) config: Arc<Config>,
+    pub(crate) catalog: Catalog,
+    pub(crate) recorder: Recorder,
+}
+
+/// What `handle` learned on the way, for the record.
+#[derive(Default)]
+struct Seen {
+    agent: Option<AgentRow>,
+    tool: Option<ToolEntry>,
+}
+
+impl Guard {
+    /// A guard over `store`, with `config`, offering `catalog`.
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        config: Arc<Config>,
+        catalog: Catalog,
+        redactor: Redactor,
+    ) -> Self {
+        let recorder = Recorder {
+            store: store.clone(),
+            redactor,
+        };
+        Self {
+            store,
+            clock,
+            config,
+            catalog,
+            recorder,
+        }
+    }
+
+    /// The settings this guard runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs one call through the pipeline and records it.
+    pub async fn handle(&self, call: Call) -> Outcome {
+        let time = self.clock.now();
+        let started = Instant::now();
+        let args = call.args.expose().clone();
+        let (trace_id, request_id, tool_sent) = (
+            call.trace_id.clone(),
+            call.request_id.clone(),
+            call.tool.clone(),
+        );
+        let mut seen = Seen::default();
+        let outcome = self.run(call, &mut seen).await;
+
+        let redactor = &self.recorder.redactor;
+        let safe = seen
+            .tool
+            .as_ref()
+            .map(|t| t.safe.clone())
+            .unwrap_or_default();
+        let agent = seen
+            .agent
+            .as_ref()
+            .map(|a| a.name.clone())
+            .or_else(|| refused_agent(&outcome));
+        let record = CallRecord {
+            time,
+            trace_id,
+            request_id,
+            verified: seen.agent.as_ref().map(|a| a.verified),
+            agent,
+            tool: seen
+                .tool
+                .map_or_else(|| tool_label(redactor, &tool_sent), |t| t.name.to_string()),
+            status: outcome.status(),
+            code: outcome.code().map(str::to_string),
+            latency_us: started.elapsed().as_micros() as i64,
+            args: redactor.summarize(&args, &safe).to_string(),
+            message: record::message(redactor, &outcome, &args),
+        };
+        self.recorder.write(record).await;
+        outcome
+    }
+
+    async fn run(&self, call: Call, seen: &mut Seen) -> Outcome {
+        let identify = Identify {
+            store: &self.store,
+            clock: &self.clock,
+            wait: self.config.approval_wait,
+        };
+        let agent = match identify.approved(&call.caller, &call.cancel).await {
+            Ok(a) => seen.agent.insert(a).clone(),
+            Err(r) => return Outcome::Refused(r),
+        };
+        if let Err(r) = policy::check(&self.config.policy_for(&agent.name), &agent, &call.tool) {
+            return Outcome::Refused(r);
+        }
+        let tool = match self.catalog.lookup(&call.tool).await {
+            Lookup::Found(t) => seen.tool.insert(t).clone(),
+            Lookup::Unavailable(e) => return Outcome::UpstreamFailed(e),
+            Lookup::Unknown => return Outcome::UnknownTool,
+        };
+        let permit = match limit::take(
+            &self.store,
+            &self.config.limits,
+            &agent.name,
+            &tool,
+            self.clock.now(),
+        )
+        .await
+        {
+            Ok(p) => p,
+            Err(r) => return Outcome::Refused(r),
+        };
+        execute::run(self, &agent, &tool, call, permit).await
+    }
+
+    /// The tools `agent` may call (policy applied).
+    pub async fn visible(&self, agent: &AgentRow) -> Vec<ToolEntry> {
+        let policy = self.config.policy_for(&agent.name);
+        self.catalog
+            .list()
+            .await
+            .into_iter()
+            .filter(|t| policy::allows(&policy, agent, t.name.as_str()))
+            .collect()
+    }
+
+    /// What `tools/list` shows `caller`: the tools it may call. A pending
+    /// agent sees what it may call once approved (its calls then wait for the
+    /// user); denied, revoked and unknown-token callers see nothing.
+    pub async fn list_tools(&self, caller: &Caller) -> Vec<ToolEntry> {
+        let identify = Identify {
+            store: &self.store,
+            clock: &self.clock,
+            wait: self.config.approval_wait,
+        };
+        match identify.lookup(caller).await {
+            Ok(agent) if matches!(agent.status, AgentStatus::Approved | AgentStatus::Pending) => {
+                self.visible(&agent).await
+            }
+            Ok(agent) => {
+                tracing::warn!(agent = %agent.name, status = agent.status.name(), "tools/list: agent may not call tools");
+                Vec::new()
+            }
+            Err(r) => {
+                tracing::warn!(refusal = ?r, "tools/list: caller not identified");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The agent a refusal names, when identify stopped the call.
+fn refused_agent(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Refused(Refusal::Denied(
+            DenyReason::AgentDenied { agent }
+            | DenyReason::AgentRevoked { agent }
+            | DenyReason::TokenRequired { agent },
+        ))
+        | Outcome::Refused(Refusal::ApprovalPending { agent, .. }) => Some(agent.clone()),
+        _ => None,
+    }
+}
+
+/// A tool name as the history shows it: as sent when it is a well-formed
+/// tool name with nothing personal in it, else hidden like any value.
+fn tool_label(redactor: &Redactor, sent: &str) -> String {
+    if ToolName::parse(sent).is_ok() && !pii::has_pii(sent) {
+        sent.to_string()
+    } else {
+        format!("<tool:{} #{}>", sent.chars().count(), redactor.hash(sent))
+    }
+}

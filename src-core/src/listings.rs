@@ -1,0 +1,147 @@
+//! Read-only listings shared by the CLI and the tray: every budget that
+//! exists or applies, with its live balance.
+
+use std::collections::BTreeSet;
+
+use crate::budget::{Limit, Scope};
+use crate::clock::UnixMillis;
+use crate::config::LimitsConfig;
+use crate::store::{AgentStatus, Store, StoreError};
+use crate::views::BudgetView;
+
+/// Which budgets to show.
+#[derive(Clone, Debug, Default)]
+pub struct LimitsFilter {
+    /// Only buckets of this agent (agent and agent × tool).
+    pub agent: Option<String>,
+    /// Only buckets of this tool (tool and agent × tool).
+    pub tool: Option<String>,
+}
+
+/// One row per bucket that exists in the store or applies by config: each
+/// known agent's own buckets, each used or configured tool's buckets, and
+/// each used or configured agent × tool bucket. Balances are refilled to `now`.
+pub fn limits(
+    store: &Store,
+    limits: &LimitsConfig,
+    filter: &LimitsFilter,
+    now: UnixMillis,
+) -> Result<Vec<BudgetView>, StoreError> {
+    let mut agents: BTreeSet<String> = store
+        .list_agents()?
+        .into_iter()
+        .filter(|a| matches!(a.status, AgentStatus::Approved | AgentStatus::Pending))
+        .map(|a| a.name)
+        .collect();
+    let mut tools: BTreeSet<String> = limits.tools.keys().cloned().collect();
+    let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    for (agent, a) in &limits.agents {
+        agents.insert(agent.clone());
+        pairs.extend(a.tools.keys().map(|t| (agent.clone(), t.clone())));
+    }
+    for row in store.list_buckets()? {
+        match (row.key.scope, row.key.agent, row.key.tool) {
+            (Scope::Agent, Some(a), _) => {
+                agents.insert(a);
+            }
+            (Scope::Tool, _, Some(t)) => {
+                tools.insert(t);
+            }
+            (Scope::AgentTool, Some(a), Some(t)) => {
+                pairs.insert((a, t));
+            }
+            _ => {}
+        }
+    }
+    let keep_agent = |a: &str| filter.agent.as_deref().is_none_or(|f| f == a);
+    let keep_tool = |t: &str| filter.tool.as_deref().is_none_or(|f| f == t);
+    let mut all: Vec<Limit> = Vec::new();
+    let mut add = |l: Limit| {
+        if !all.contains(&l) {
+            all.push(l);
+        }
+    };
+    for a in agents
+        .iter()
+        .filter(|a| keep_agent(a) && filter.tool.is_none())
+    {
+        limits
+            .limits_for(a, "")
+            .into_iter()
+            .filter(|l| l.key.scope == Scope::Agent)
+            .for_each(&mut add);
+    }
+    for t in tools
+        .iter()
+        .filter(|t| keep_tool(t) && filter.agent.is_none())
+    {
+        limits
+            .limits_for("", t)
+            .into_iter()
+            .filter(|l| l.key.scope == Scope::Tool)
+            .for_each(&mut add);
+    }
+    for (a, t) in pairs.iter().filter(|(a, t)| keep_agent(a) && keep_tool(t)) {
+        limits
+            .limits_for(a, t)
+            .into_iter()
+            .filter(|l| l.key.scope == Scope::AgentTool)
+            .for_each(&mut add);
+    }
+    let levels = store.levels(&all)?;
+    Ok(all
+        .iter()
+        .zip(levels)
+        .map(|(l, lv)| BudgetView::new(l, lv, now))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn lists_agents_tools_and_pairs_with_live_balances() {
+        let t = temp_store();
+        let config = Config::parse(
+            std::path::Path::new("c.toml"),
+            "[limits.agents.\"bot\".tools.\"x__y\"]\nper_hour = 3\n",
+        )
+        .unwrap();
+        t.store
+            .ensure_pending("1", "bot", None, UnixMillis(0))
+            .unwrap();
+        let call = config.limits.limits_for("bot", "x__y");
+        t.store.take(&call, UnixMillis(0)).unwrap().unwrap();
+        let rows = limits(
+            &t.store,
+            &config.limits,
+            &LimitsFilter::default(),
+            UnixMillis(0),
+        )
+        .unwrap();
+        let find = |scope: &str, tool: Option<&str>| {
+            rows.iter()
+                .find(|r| r.scope == scope && r.tool.as_deref() == tool)
+                .cloned()
+        };
+        assert_eq!(find("agent", None).unwrap().balance, 59.0);
+        assert_eq!(find("tool", Some("x__y")).unwrap().balance, 119.0);
+        assert_eq!(find("agent_tool", Some("x__y")).unwrap().balance, 2.0);
+        // The embedded small budgets of sends are listed even before first use.
+        assert!(find("tool", Some("gmail__send")).is_some());
+        let only = limits(
+            &t.store,
+            &config.limits,
+            &LimitsFilter {
+                agent: Some("bot".into()),
+                tool: None,
+            },
+            UnixMillis(0),
+        )
+        .unwrap();
+        assert!(only.iter().all(|r| r.agent.as_deref() == Some("bot")));
+    }
+}

@@ -1,0 +1,317 @@
+//! Agent rows: identity, approval state, the hash of a token agent's token,
+//! and the tool policy set from the CLI or the tray.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{Store, StoreError};
+use crate::clock::UnixMillis;
+
+/// Where an agent stands with the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentStatus {
+    /// Seen but not yet approved; its calls wait, then get `approval_pending`.
+    Pending,
+    /// May call tools (subject to policy and budgets).
+    Approved,
+    /// The user said no.
+    Denied,
+    /// Was approved, then revoked; its token no longer works.
+    Revoked,
+}
+
+impl AgentStatus {
+    /// `pending`, `approved`, `denied` or `revoked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AgentStatus::Pending => "pending",
+            AgentStatus::Approved => "approved",
+            AgentStatus::Denied => "denied",
+            AgentStatus::Revoked => "revoked",
+        }
+    }
+
+    fn parse(s: &str) -> AgentStatus {
+        match s {
+            "approved" => AgentStatus::Approved,
+            "denied" => AgentStatus::Denied,
+            "revoked" => AgentStatus::Revoked,
+            // Anything unexpected is treated as not approved (fail closed).
+            _ => AgentStatus::Pending,
+        }
+    }
+}
+
+/// One agent as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentRow {
+    /// Stable id (random, hex).
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Approval state.
+    pub status: AgentStatus,
+    /// Whether it proves itself with a token (`false`: identified by its client name).
+    pub verified: bool,
+    /// The executable of the process that launched `serve` for it, last seen.
+    pub parent_exe: Option<String>,
+    /// Tool patterns allowed from the CLI/tray (empty: all).
+    pub allow_tools: Vec<String>,
+    /// Tool patterns denied from the CLI/tray.
+    pub deny_tools: Vec<String>,
+    /// When it was created.
+    pub created: UnixMillis,
+    /// When it last made a request.
+    pub last_seen: Option<UnixMillis>,
+}
+
+const COLUMNS: &str =
+    "id, name, status, verified, parent_exe, allow_tools, deny_tools, created_ms, last_seen_ms";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
+    let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+    Ok(AgentRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        status: AgentStatus::parse(&r.get::<_, String>(2)?),
+        verified: r.get(3)?,
+        parent_exe: r.get(4)?,
+        allow_tools: list(r.get(5)?),
+        deny_tools: list(r.get(6)?),
+        created: UnixMillis(r.get(7)?),
+        last_seen: r.get::<_, Option<i64>>(8)?.map(UnixMillis),
+    })
+}
+
+/// A new agent to insert.
+pub struct NewAgent<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Initial status.
+    pub status: AgentStatus,
+    /// SHA-256 of its token, hex, for token agents.
+    pub token_hash: Option<&'a str>,
+    /// The launching executable, for tokenless agents.
+    pub parent_exe: Option<&'a str>,
+}
+
+impl Store {
+    /// The agent whose token hashes to `token_hash`.
+    pub fn agent_by_token_hash(&self, token_hash: &str) -> Result<Option<AgentRow>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM agents WHERE token_hash = ?1"
+            ))?
+            .query_row([token_hash], from_row)
+            .optional()
+        })
+    }
+
+    /// The agent named `name`.
+    pub fn agent_by_name(&self, name: &str) -> Result<Option<AgentRow>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM agents WHERE name = ?1"))?
+                .query_row([name], from_row)
+                .optional()
+        })
+    }
+
+    /// Every agent, by name.
+    pub fn list_agents(&self) -> Result<Vec<AgentRow>, StoreError> {
+        self.with(|c| {
+            c.prepare(&format!("SELECT {COLUMNS} FROM agents ORDER BY name"))?
+                .query_map([], from_row)?
+                .collect()
+        })
+    }
+
+    /// Inserts a new agent; its name must be free.
+    pub fn insert_agent(&self, a: &NewAgent<'_>, now: UnixMillis) -> Result<AgentRow, StoreError> {
+        self.immediate(|tx| {
+            let taken: bool = tx
+                .query_row("SELECT count(*) FROM agents WHERE name = ?1", [a.name], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(|n| n > 0)
+                .map_err(|e| StoreError::from_sqlite(e, self.0.busy_wait))?;
+            if taken {
+                return Err(StoreError::AgentExists(a.name.to_string()));
+            }
+            tx.execute(
+                "INSERT INTO agents (id, name, status, verified, token_hash, parent_exe, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![a.id, a.name, a.status.name(), a.token_hash.is_some(), a.token_hash, a.parent_exe, now.0],
+            )
+            .map_err(|e| StoreError::from_sqlite(e, self.0.busy_wait))?;
+            Ok(())
+        })?;
+        self.agent_by_name(a.name)?
+            .ok_or_else(|| StoreError::NoSuchAgent(a.name.to_string()))
+    }
+
+    /// The tokenless agent `name`, created as pending if it is new. Exactly one
+    /// row results even when several processes see the same new client at once.
+    pub fn ensure_pending(
+        &self,
+        id: &str,
+        name: &str,
+        parent_exe: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<AgentRow, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO agents (id, name, status, verified, parent_exe, created_ms, updated_ms)
+                 VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4) ON CONFLICT(name) DO NOTHING",
+            )?
+            .execute(params![id, name, parent_exe, now.0])
+        })?;
+        self.agent_by_name(name)?
+            .ok_or_else(|| StoreError::NoSuchAgent(name.to_string()))
+    }
+
+    /// Sets an agent's status.
+    pub fn set_agent_status(
+        &self,
+        name: &str,
+        status: AgentStatus,
+        now: UnixMillis,
+    ) -> Result<AgentRow, StoreError> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE agents SET status = ?2, updated_ms = ?3 WHERE name = ?1",
+                params![name, status.name(), now.0],
+            )
+        })?;
+        if n == 0 {
+            return Err(StoreError::NoSuchAgent(name.to_string()));
+        }
+        self.agent_by_name(name)?
+            .ok_or_else(|| StoreError::NoSuchAgent(name.to_string()))
+    }
+
+    /// Replaces a token agent's token hash (the old token stops working at once).
+    pub fn set_token_hash(
+        &self,
+        name: &str,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE agents SET token_hash = ?2, verified = 1, updated_ms = ?3 WHERE name = ?1",
+                params![name, token_hash, now.0],
+            )
+        })?;
+        if n == 0 {
+            return Err(StoreError::NoSuchAgent(name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Sets an agent's allow and deny tool patterns.
+    pub fn set_agent_tools(
+        &self,
+        name: &str,
+        allow: &[String],
+        deny: &[String],
+        now: UnixMillis,
+    ) -> Result<AgentRow, StoreError> {
+        let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let n = self.with(|c| {
+            c.execute(
+                "UPDATE agents SET allow_tools = ?2, deny_tools = ?3, updated_ms = ?4 WHERE name = ?1",
+                params![name, json(allow), json(deny), now.0],
+            )
+        })?;
+        if n == 0 {
+            return Err(StoreError::NoSuchAgent(name.to_string()));
+        }
+        self.agent_by_name(name)?
+            .ok_or_else(|| StoreError::NoSuchAgent(name.to_string()))
+    }
+
+    /// Records that an agent made a request (and from which executable).
+    pub fn touch_agent(
+        &self,
+        id: &str,
+        parent_exe: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "UPDATE agents SET last_seen_ms = ?2, parent_exe = coalesce(?3, parent_exe) WHERE id = ?1",
+            )?
+            .execute(params![id, now.0, parent_exe])
+        })?;
+        Ok(())
+    }
+
+    /// Deletes an agent row (used only by tests and `agents remove`).
+    pub fn delete_agent(&self, name: &str) -> Result<(), StoreError> {
+        let n = self.with(|c| c.execute("DELETE FROM agents WHERE name = ?1", [name]))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchAgent(name.to_string()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    #[test]
+    fn pending_agents_are_created_once_and_keep_their_status() {
+        let t = temp_store();
+        let a = t
+            .store
+            .ensure_pending("id1", "cursor", Some("/usr/bin/cursor"), UnixMillis(1))
+            .unwrap();
+        assert_eq!(a.status, AgentStatus::Pending);
+        assert!(!a.verified);
+        t.store
+            .set_agent_status("cursor", AgentStatus::Approved, UnixMillis(2))
+            .unwrap();
+        let b = t
+            .store
+            .ensure_pending("id2", "cursor", None, UnixMillis(3))
+            .unwrap();
+        assert_eq!(b.id, "id1");
+        assert_eq!(b.status, AgentStatus::Approved);
+    }
+
+    #[test]
+    fn token_agents_are_found_by_hash_and_names_are_unique() {
+        let t = temp_store();
+        let new = NewAgent {
+            id: "x",
+            name: "claude",
+            status: AgentStatus::Approved,
+            token_hash: Some("abc"),
+            parent_exe: None,
+        };
+        let a = t.store.insert_agent(&new, UnixMillis(5)).unwrap();
+        assert!(a.verified);
+        assert_eq!(
+            t.store.agent_by_token_hash("abc").unwrap().unwrap().name,
+            "claude"
+        );
+        assert!(t.store.agent_by_token_hash("abd").unwrap().is_none());
+        assert!(matches!(
+            t.store.insert_agent(&new, UnixMillis(6)),
+            Err(StoreError::AgentExists(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_agents_are_a_clear_error() {
+        let t = temp_store();
+        assert!(matches!(
+            t.store
+                .set_agent_status("nobody", AgentStatus::Approved, UnixMillis(1)),
+            Err(StoreError::NoSuchAgent(_))
+        ));
+    }
+}

@@ -1,0 +1,104 @@
+//! Log output. `serve` writes JSON lines to daily files in `logs/` through a
+//! non-blocking writer that never drops a line (`lossy(false)`), and warnings
+//! to stderr, which clients show in their MCP logs. Nothing goes to stdout.
+//! rmcp's own events are capped at ERROR: its warnings and debug output quote
+//! error messages and raw lines, which may hold argument values.
+
+use std::path::Path;
+
+use tracing::Level;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::prelude::*;
+
+/// Flushes the log file when dropped: keep it alive until the process ends.
+#[must_use = "dropping the guard stops file logging"]
+pub struct LogGuard {
+    _flush: Option<WorkerGuard>,
+}
+
+/// Logging could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The log folder can't be created or written.
+    #[error("cannot write logs in {dir}: {reason}")]
+    Dir {
+        /// The folder.
+        dir: String,
+        /// Why.
+        reason: String,
+    },
+    /// `GATEHOUSE_LOG` is not a valid filter.
+    #[error("GATEHOUSE_LOG is not a valid log filter: {0}")]
+    Filter(String),
+}
+
+fn not_noisy_rmcp(meta: &tracing::Metadata<'_>) -> bool {
+    !meta.target().starts_with("rmcp") || *meta.level() <= Level::ERROR
+}
+
+fn filter(spec: Option<&str>, default: &str) -> Result<EnvFilter, LogError> {
+    EnvFilter::builder()
+        .parse(spec.filter(|s| !s.is_empty()).unwrap_or(default))
+        .map_err(|e| LogError::Filter(e.to_string()))
+}
+
+/// Logging for `serve`: JSON files in `logs_dir` (kept `keep_days` files) and
+/// warnings on stderr. `spec` is `GATEHOUSE_LOG` (EnvFilter syntax) for the file.
+pub fn init_serve(
+    logs_dir: &Path,
+    keep_days: u32,
+    spec: Option<&str>,
+) -> Result<LogGuard, LogError> {
+    let dir_err = |e: &dyn std::fmt::Display| LogError::Dir {
+        dir: logs_dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(logs_dir).map_err(|e| dir_err(&e))?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("gatehouse")
+        .filename_suffix("jsonl")
+        .max_log_files(keep_days.max(1) as usize)
+        .build(logs_dir)
+        .map_err(|e| dir_err(&e))?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("gatehouse-log")
+        .finish(appender);
+    let file = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_writer(writer)
+        .with_filter(filter(spec, "info")?)
+        .with_filter(filter_fn(not_noisy_rmcp));
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(filter(None, "warn")?)
+        .with_filter(filter_fn(not_noisy_rmcp));
+    // A second init (tests that run serve in-process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(file)
+        .with(stderr)
+        .try_init();
+    Ok(LogGuard {
+        _flush: Some(guard),
+    })
+}
+
+/// Logging for CLI commands: warnings and errors on stderr only.
+pub fn init_cli(spec: Option<&str>) -> LogGuard {
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(filter(spec, "warn").unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_filter(filter_fn(not_noisy_rmcp));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+    LogGuard { _flush: None }
+}

@@ -1,0 +1,179 @@
+//! What an agent can call: Gatehouse's built-in tools and every upstream's
+//! tools under `<upstream>__<tool>`. The catalog lists and looks them up; the
+//! guard decides who may call them.
+
+pub mod budgets;
+mod name;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool};
+use serde_json::Value;
+
+pub use name::{BadName, RESERVED_PREFIXES, ToolName, ToolPattern, UpstreamName};
+
+use crate::telemetry::SafeFields;
+use crate::upstream::{UpState, UpstreamError, Upstreams};
+
+/// Where a tool runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolKind {
+    /// `gatehouse__budgets`, answered from the store.
+    Budgets,
+    /// A tool of an upstream MCP server.
+    Upstream(UpstreamName),
+}
+
+/// One callable tool, as agents see it.
+#[derive(Clone, Debug)]
+pub struct ToolEntry {
+    /// Its full name.
+    pub name: ToolName,
+    /// Its MCP definition, under the full name.
+    pub tool: Tool,
+    /// Argument values that may be kept as they are (from the schema's enums).
+    pub safe: Arc<SafeFields>,
+    /// Where it runs.
+    pub kind: ToolKind,
+}
+
+/// The result of looking a name up.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The tool exists.
+    Found(ToolEntry),
+    /// Its upstream is configured but not serving.
+    Unavailable(UpstreamError),
+    /// No such tool.
+    Unknown,
+}
+
+/// Enum values of top-level string properties: safe to keep in summaries.
+pub fn safe_fields(schema: &JsonObject) -> SafeFields {
+    let mut out = SafeFields::new();
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return out;
+    };
+    for (field, spec) in props {
+        if let Some(Value::Array(values)) = spec.get("enum") {
+            let set: BTreeSet<String> = values
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            if !set.is_empty() {
+                out.insert(field.clone(), set);
+            }
+        }
+    }
+    out
+}
+
+fn entry_for(prefix: &UpstreamName, tool: &Tool) -> Option<ToolEntry> {
+    let name = ToolName::join(prefix.as_str(), &tool.name).ok()?;
+    let mut t = tool.clone();
+    t.name = name.as_str().to_string().into();
+    Some(ToolEntry {
+        safe: Arc::new(safe_fields(&tool.input_schema)),
+        name,
+        tool: t,
+        kind: ToolKind::Upstream(prefix.clone()),
+    })
+}
+
+/// Every tool this process can offer.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    upstreams: Upstreams,
+    builtins: Arc<Vec<ToolEntry>>,
+}
+
+impl Catalog {
+    /// The built-ins plus the tools of `upstreams`.
+    pub fn new(upstreams: Upstreams) -> Self {
+        Self {
+            upstreams,
+            builtins: Arc::new(vec![budgets::entry()]),
+        }
+    }
+
+    /// The upstreams behind the catalog.
+    pub fn upstreams(&self) -> &Upstreams {
+        &self.upstreams
+    }
+
+    /// Every tool, waiting a bounded time for upstreams still starting;
+    /// an upstream that is down or still starting is left out (and logged).
+    pub async fn list(&self) -> Vec<ToolEntry> {
+        self.upstreams
+            .settled(self.upstreams.settings().upstream_start)
+            .await;
+        let mut out: Vec<ToolEntry> = self.builtins.to_vec();
+        for up in self.upstreams.all() {
+            match up.state() {
+                UpState::Up { tools, .. } => {
+                    out.extend(tools.iter().filter_map(|t| entry_for(up.name(), t)))
+                }
+                UpState::Starting => {
+                    tracing::warn!(upstream = %up.name(), "tools/list: upstream still starting, its tools are left out")
+                }
+                UpState::Down { reason, .. } => {
+                    tracing::warn!(upstream = %up.name(), %reason, "tools/list: upstream is down, its tools are left out")
+                }
+            }
+        }
+        out
+    }
+
+    /// The tool called `name`.
+    pub async fn lookup(&self, name: &str) -> Lookup {
+        if let Some(b) = self.builtins.iter().find(|b| b.name.as_str() == name) {
+            return Lookup::Found(b.clone());
+        }
+        let Ok(tool) = ToolName::parse(name) else {
+            return Lookup::Unknown;
+        };
+        let Some(up) = self.upstreams.get(tool.prefix()) else {
+            return Lookup::Unknown;
+        };
+        match up.settled(self.upstreams.settings().upstream_start).await {
+            UpState::Up { tools, .. } => tools
+                .iter()
+                .find(|t| t.name == tool.local())
+                .and_then(|t| entry_for(up.name(), t))
+                .map_or(Lookup::Unknown, Lookup::Found),
+            UpState::Starting => Lookup::Unavailable(UpstreamError::Unavailable {
+                upstream: up.name().to_string(),
+                reason: "it is still starting".into(),
+                retry_after_ms: Some(1000),
+            }),
+            UpState::Down { reason, retry_at } => Lookup::Unavailable(UpstreamError::Unavailable {
+                upstream: up.name().to_string(),
+                reason,
+                retry_after_ms: Some(
+                    retry_at
+                        .saturating_duration_since(std::time::Instant::now())
+                        .as_millis() as i64,
+                ),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn enum_properties_are_safe_fields() {
+        let schema = json!({"type": "object", "properties": {
+            "state": {"type": "string", "enum": ["open", "closed"]},
+            "title": {"type": "string"}
+        }});
+        let safe = safe_fields(schema.as_object().unwrap());
+        assert_eq!(safe.len(), 1);
+        assert!(safe["state"].contains("open"));
+    }
+}

@@ -1,0 +1,136 @@
+//! The stable JSON shapes of `--json` output, shared with the tray and the
+//! `gatehouse__budgets` tool: snake_case names, times as RFC 3339 strings,
+//! durations in ms. Documented in `docs/cli.md`; renaming a field breaks scripts.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::budget::{Level, Limit};
+use crate::clock::UnixMillis;
+use crate::store::{AgentRow, HistoryRow};
+
+/// One agent: `agents list --json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AgentView {
+    /// Stable id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `pending`, `approved`, `denied` or `revoked`.
+    pub status: String,
+    /// Whether it proves itself with a token (`false`: named by its client, unverified).
+    pub verified: bool,
+    /// The executable that launched `serve` for it, last seen.
+    pub parent_exe: Option<String>,
+    /// Tool patterns allowed from the CLI/tray (empty: all).
+    pub allow_tools: Vec<String>,
+    /// Tool patterns denied from the CLI/tray.
+    pub deny_tools: Vec<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last made a request.
+    pub last_seen_at: Option<String>,
+}
+
+impl From<&AgentRow> for AgentView {
+    fn from(a: &AgentRow) -> Self {
+        Self {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            status: a.status.name().into(),
+            verified: a.verified,
+            parent_exe: a.parent_exe.clone(),
+            allow_tools: a.allow_tools.clone(),
+            deny_tools: a.deny_tools.clone(),
+            created_at: a.created.to_rfc3339(),
+            last_seen_at: a.last_seen.map(UnixMillis::to_rfc3339),
+        }
+    }
+}
+
+/// One bucket and its live balance: `limits --json`, `gatehouse__budgets`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct BudgetView {
+    /// `agent`, `tool` or `agent_tool`.
+    pub scope: &'static str,
+    /// The agent, for `agent` and `agent_tool` buckets.
+    pub agent: Option<String>,
+    /// The tool, for `tool` and `agent_tool` buckets.
+    pub tool: Option<String>,
+    /// `second`, `minute`, `hour` or `day`.
+    pub period: &'static str,
+    /// Tokens when full.
+    pub capacity: u32,
+    /// Tokens now, refilled up to now (two decimals).
+    pub balance: f64,
+    /// `5/minute`.
+    pub budget: String,
+    /// Milliseconds until the bucket holds a whole token (0: it has one now).
+    pub next_token_ms: i64,
+    /// When the bucket is full again.
+    pub full_at: String,
+}
+
+impl BudgetView {
+    /// The view of `limit` whose stored level is `level`, at `now`.
+    pub fn new(limit: &Limit, level: Option<Level>, now: UnixMillis) -> Self {
+        let balance = limit.budget.balance(level, now);
+        Self {
+            scope: limit.key.scope.name(),
+            agent: limit.key.agent.clone(),
+            tool: limit.key.tool.clone(),
+            period: limit.key.period.name(),
+            capacity: limit.budget.capacity(),
+            balance: (balance * 100.0).floor() / 100.0,
+            budget: limit.budget.to_string(),
+            next_token_ms: limit.budget.wait_for_one(balance),
+            full_at: limit.budget.full_at(balance, now).to_rfc3339(),
+        }
+    }
+}
+
+/// One call: `history --json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HistoryView {
+    /// Row id.
+    pub id: i64,
+    /// When the call arrived.
+    pub time: String,
+    /// W3C trace id, shared with the log line and spans.
+    pub trace_id: String,
+    /// The agent, when identified.
+    pub agent: Option<String>,
+    /// Whether the agent used a token.
+    pub verified: Option<bool>,
+    /// The tool (redacted when it named no known tool).
+    pub tool: String,
+    /// `ok`, `business_error`, `system_error`, `rate_limited`, `denied`, `approval_pending`.
+    pub status: &'static str,
+    /// The error contract's code, for refusals and failures.
+    pub code: Option<String>,
+    /// Milliseconds spent (three decimals).
+    pub latency_ms: f64,
+    /// The redacted argument summary, never the values.
+    pub args: Value,
+    /// A redacted explanation, for failures.
+    pub message: Option<String>,
+}
+
+impl From<&HistoryRow> for HistoryView {
+    fn from(h: &HistoryRow) -> Self {
+        let r = &h.record;
+        Self {
+            id: h.id,
+            time: r.time.to_rfc3339(),
+            trace_id: r.trace_id.clone(),
+            agent: r.agent.clone(),
+            verified: r.verified,
+            tool: r.tool.clone(),
+            status: r.status.name(),
+            code: r.code.clone(),
+            latency_ms: r.latency_us as f64 / 1000.0,
+            args: serde_json::from_str(&r.args).unwrap_or(Value::Null),
+            message: r.message.clone(),
+        }
+    }
+}
