@@ -1,1 +1,15 @@
-//! placeholder
+//! Black-box tests: they drive the built `gatehouse` binary as users and
+//! their clients do, each in its own `GATEHOUSE_HOME`, with real SQLite
+//! files, real MCP clients (the official Python SDK, the MCP Inspector) and a
+//! real upstream (`@modelcontextprotocol/server-everything`).
+//! Run `bash tests/setup.sh` once first (the README's test command does).
+
+mod budgets;
+mod cli;
+mod clients;
+mod errors;
+mod identity;
+mod protocol;
+mod redaction;
+mod upstream;
+mod util;

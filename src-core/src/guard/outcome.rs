@@ -125,6 +125,7 @@ impl Outcome {
             Outcome::Refused(Refusal::ApprovalPending { .. }) => Some("approval_pending"),
             Outcome::Refused(Refusal::Denied(_)) => Some("denied"),
             Outcome::Refused(Refusal::Unavailable(_)) => Some("system_error"),
+            Outcome::UpstreamFailed(UpstreamError::Cancelled) => Some("cancelled"),
             Outcome::UpstreamFailed(_) => Some("upstream_error"),
             Outcome::UnknownTool => Some("unknown_tool"),
             Outcome::BadParams(_) => Some("invalid_params"),

@@ -1,0 +1,138 @@
+//! Agent identity and the user's decisions, seen from running processes:
+//! approval unblocks a waiting call, revoke and rotate take effect on the
+//! next call of a process already running.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::util::{Home, structured, wait_for};
+
+#[test]
+fn approving_a_pending_agent_unblocks_its_waiting_call() {
+    let home = Home::with_config("[approval]\nwait_seconds = 20\n");
+    let mut s = home.session("waiting-agent", &[]);
+    let started = Instant::now();
+    let id = s.start_request(
+        "tools/call",
+        json!({"name": "gatehouse__budgets", "arguments": {}}),
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "the pending agent to appear",
+        || {
+            let agents = home.json(&["agents", "list"]);
+            agents
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["name"] == "waiting-agent" && a["status"] == "pending")
+                .then_some(())
+        },
+    );
+    home.json(&["agents", "approve", "waiting-agent"]);
+    let r = s.response(&id, Duration::from_secs(25));
+    assert_eq!(r["result"]["isError"], json!(false), "{r}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered on approval, not at the end of the wait"
+    );
+    assert_eq!(home.history()[0]["status"], json!("ok"));
+    // Approved but unverified: marked so in every view.
+    let a = &home.json(&["agents", "list"])[0];
+    assert_eq!(
+        (a["status"].clone(), a["verified"].clone()),
+        (json!("approved"), json!(false))
+    );
+}
+
+#[test]
+fn denying_a_waiting_agent_ends_its_call_with_denied() {
+    let home = Home::with_config("[approval]\nwait_seconds = 20\n");
+    let mut s = home.session("unwanted", &[]);
+    let id = s.start_request(
+        "tools/call",
+        json!({"name": "gatehouse__budgets", "arguments": {}}),
+    );
+    wait_for(Duration::from_secs(10), "the pending agent", || {
+        home.json(&["agents", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "unwanted")
+            .then_some(())
+    });
+    home.json(&["agents", "deny", "unwanted"]);
+    let r = s.response(&id, Duration::from_secs(25));
+    assert_eq!(
+        structured(&r["result"])["reason"],
+        json!("agent_denied"),
+        "{r}"
+    );
+}
+
+#[test]
+fn revoke_stops_a_running_process_at_its_next_call() {
+    let home = Home::new();
+    let token = home.add_agent("bot");
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert_eq!(
+        s.call("gatehouse__budgets", json!({}))["isError"],
+        json!(false)
+    );
+    home.json(&["agents", "revoke", "bot"]);
+    let r = s.call("gatehouse__budgets", json!({}));
+    assert_eq!(structured(&r)["code"], json!("denied"));
+    assert_eq!(structured(&r)["reason"], json!("agent_revoked"));
+    // Approving a revoked token agent is refused: it needs a new token.
+    let out = home.run(&["agents", "approve", "bot"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rotate"));
+}
+
+#[test]
+fn rotate_invalidates_the_old_token_at_once() {
+    let home = Home::new();
+    let old = home.add_agent("bot");
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &old)]);
+    assert_eq!(
+        s.call("gatehouse__budgets", json!({}))["isError"],
+        json!(false)
+    );
+    let new = home.json(&["agents", "rotate", "bot"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new, old);
+    let r = s.call("gatehouse__budgets", json!({}));
+    assert_eq!(structured(&r)["reason"], json!("bad_token"));
+    let mut fresh = home.session("raw", &[("GATEHOUSE_TOKEN", &new)]);
+    assert_eq!(
+        fresh.call("gatehouse__budgets", json!({}))["isError"],
+        json!(false)
+    );
+}
+
+#[test]
+fn a_tokenless_client_cannot_take_a_token_agents_name() {
+    let home = Home::new();
+    home.add_agent("claude-desktop");
+    let mut s = home.session("claude-desktop", &[]);
+    let r = s.call("gatehouse__budgets", json!({}));
+    assert_eq!(structured(&r)["reason"], json!("token_required"));
+}
+
+#[test]
+fn tool_lists_set_from_the_cli_apply_to_running_processes() {
+    let home = Home::new();
+    let token = home.add_agent("bot");
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+    let v = home.json(&["agents", "tools", "bot", "--deny", "gatehouse__*"]);
+    assert_eq!(v["deny_tools"], json!(["gatehouse__*"]));
+    assert!(s.tool_names().is_empty());
+    let r = s.call("gatehouse__budgets", json!({}));
+    assert_eq!(structured(&r)["reason"], json!("tool_forbidden"));
+    home.json(&["agents", "tools", "bot"]);
+    assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+}

@@ -1,0 +1,108 @@
+//! Canaries: personal data and secrets planted in arguments appear nowhere
+//! under `GATEHOUSE_HOME` (database, WAL, logs, key, client stderr) nor on
+//! Gatehouse's stderr, whatever path the call took.
+
+use serde_json::json;
+
+use crate::util::{Home, contains, everything_upstream, python_client, structured};
+
+const EMAIL: &str = "jane.canary@example.com";
+const GH_TOKEN: &str = "ghp_CanaryToken0123456789abcdefghijklmn";
+const CARD: &str = "4111 1111 1111 1111";
+const CARD_DIGITS: &str = "4111111111111111";
+const PHRASE: &str = "Blue-Canary-Phrase-42";
+
+fn assert_clean(home: &Home, stderr: &str) {
+    for canary in [
+        EMAIL,
+        GH_TOKEN,
+        CARD,
+        CARD_DIGITS,
+        PHRASE,
+        "jane.canary",
+        "CanaryToken",
+    ] {
+        for (path, bytes) in home.all_file_bytes() {
+            assert!(
+                !contains(&bytes, canary),
+                "canary {canary:?} found in {}",
+                path.display()
+            );
+        }
+        assert!(
+            !stderr.contains(canary),
+            "canary {canary:?} found on stderr:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn canaries_in_arguments_reach_no_file_and_no_stderr() {
+    let home = Home::with_config(&format!(
+        "{}[limits.tools.\"everything__echo\"]\nper_minute = 2\n[agents.\"bot\"]\ndeny_tools = [\"everything__get-env\"]\n",
+        everything_upstream("everything")
+    ));
+    let token = home.add_agent("bot");
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    let secret_args = json!({"message": format!("{EMAIL} {GH_TOKEN} {CARD} {PHRASE}")});
+
+    // Allowed, through the upstream (the echo comes back to the client: that's its data).
+    let r = s.call("everything__echo", secret_args.clone());
+    assert!(r["content"][0]["text"].as_str().unwrap().contains(EMAIL));
+    s.call(
+        "everything__echo",
+        json!({"message": PHRASE, "card": CARD_DIGITS.parse::<u64>().unwrap()}),
+    );
+    // Rate limited, denied by policy, unknown tool, wrong argument types, malformed lines.
+    assert_eq!(
+        structured(&s.call("everything__echo", secret_args.clone()))["code"],
+        json!("rate_limited")
+    );
+    assert_eq!(
+        structured(&s.call("everything__get-env", secret_args.clone()))["code"],
+        json!("denied")
+    );
+    let r = s.request(
+        "tools/call",
+        json!({"name": EMAIL, "arguments": secret_args}),
+    );
+    assert_eq!(r["error"]["code"], json!(-32602));
+    let r = s.request("tools/call", json!({"name": "gatehouse__budgets", "arguments": {"tool": CARD_DIGITS.parse::<u64>().unwrap()}}));
+    assert_eq!(r["error"]["code"], json!(-32602));
+    s.send_raw(format!("{{\"jsonrpc\":\"2.0\",\"id\":999,\"method\":\"tools/call\",\"params\":{{\"name\":\"{PHRASE}\" broken\n").as_bytes());
+    let _ = s.response(&json!(null), std::time::Duration::from_secs(10));
+    let s_stderr = s.stderr_text();
+    assert!(s.finish().success());
+
+    // The same through the official Python SDK (its stderr file lives in the home folder).
+    let report = python_client(
+        &home,
+        "legacy",
+        "python-agent",
+        &[("GATEHOUSE_TOKEN", &token)],
+        json!([{"op": "call", "tool": "gatehouse__budgets", "args": {"tool": EMAIL}}]),
+    );
+    assert_eq!(report["results"][0]["isError"], json!(false), "{report}");
+
+    // Every call was recorded, with summaries in place of values.
+    let rows = home.history();
+    assert!(rows.len() >= 7, "{rows:?}");
+    let echo = rows
+        .iter()
+        .rev()
+        .find(|r| r["tool"] == "everything__echo")
+        .unwrap();
+    assert!(
+        echo["args"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("<str:"),
+        "{echo}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["tool"].as_str().unwrap().starts_with("<tool:")),
+        "an unknown tool's name is hidden too"
+    );
+    assert_clean(&home, &s_stderr);
+}

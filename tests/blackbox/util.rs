@@ -1,0 +1,468 @@
+//! Shared helpers: each test gets its own `GATEHOUSE_HOME`, runs the built
+//! binary as a user would, and drives `gatehouse serve` either raw (JSON-RPC
+//! lines over its stdio) or through real clients (the Python SDK, the MCP
+//! Inspector). Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The binary under test.
+pub fn gatehouse_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gatehouse"))
+}
+
+/// The repository's `tests/` folder.
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests")
+        .canonicalize()
+        .expect("tests/ exists")
+}
+
+fn need(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run `bash tests/setup.sh` first (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// The Python of `tests/.venv` (official `mcp` SDK).
+pub fn python() -> PathBuf {
+    need(tests_dir().join(".venv/bin/python"))
+}
+
+/// `server-everything`'s stdio entry point, from `tests/node_modules`.
+pub fn everything_js() -> PathBuf {
+    need(tests_dir().join("node_modules/@modelcontextprotocol/server-everything/dist/index.js"))
+}
+
+/// The `[[upstream]]` table for server-everything under `name`.
+pub fn everything_upstream(name: &str) -> String {
+    format!(
+        "[[upstream]]\nname = \"{name}\"\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\n",
+        everything_js().display().to_string()
+    )
+}
+
+/// One test's Gatehouse installation: a temp folder used as `GATEHOUSE_HOME`.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    /// A fresh home with no config file.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("gatehouse-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    /// A fresh home with `config.toml`.
+    pub fn with_config(toml: &str) -> Self {
+        let h = Self::new();
+        h.write_config(toml);
+        h
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Replaces `config.toml`.
+    pub fn write_config(&self, toml: &str) {
+        std::fs::write(self.path().join("config.toml"), toml).unwrap();
+    }
+
+    /// A `gatehouse` command with this home and a clean environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(gatehouse_bin());
+        c.env_clear()
+            .env("GATEHOUSE_HOME", self.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path());
+        c
+    }
+
+    /// Runs `gatehouse ARGS`, returning its output (whatever the exit code).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `gatehouse ARGS --json`, asserts success and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "gatehouse {all:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "gatehouse {all:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Adds a token agent; returns its token.
+    pub fn add_agent(&self, name: &str) -> String {
+        self.json(&["agents", "add", name])["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `history --json` rows, newest first.
+    pub fn history(&self) -> Vec<Value> {
+        self.json(&["history", "--limit", "10000"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Every byte of every file under the home (database, WAL, logs, ...).
+    pub fn all_file_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.path(), &mut out);
+        out
+    }
+
+    /// Starts `gatehouse serve` with `env` (e.g. a token) added.
+    pub fn serve(&self, env: &[(&str, &str)]) -> Session {
+        let mut c = self.cmd();
+        c.arg("serve");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        Session::spawn(c)
+    }
+
+    /// Starts `serve` and completes the `initialize` handshake as `client`.
+    pub fn session(&self, client: &str, env: &[(&str, &str)]) -> Session {
+        let mut s = self.serve(env);
+        s.initialize(client);
+        s
+    }
+}
+
+/// Searches `haystack` for `needle`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// A `gatehouse serve` process driven by raw JSON-RPC lines.
+pub struct Session {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every stdout line, in order (to check that stdout carries only JSON-RPC).
+    pub stdout_log: Arc<Mutex<Vec<String>>>,
+    /// Everything written to stderr.
+    pub stderr: Arc<Mutex<Vec<u8>>>,
+    next_id: i64,
+    /// Responses and notifications read while waiting for something else.
+    pending: Vec<Value>,
+}
+
+impl Session {
+    fn spawn(mut c: Command) -> Self {
+        let mut child = c
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr_pipe = child.stderr.take().unwrap();
+        let (tx, rx) = channel();
+        let stdout_log = Arc::new(Mutex::new(Vec::new()));
+        let log = stdout_log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                log.lock().unwrap().push(line.clone());
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let err = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = stderr_pipe.read(&mut buf) {
+                if n == 0 {
+                    return;
+                }
+                err.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Self {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            stdout_log,
+            stderr,
+            next_id: 1,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Writes raw bytes to the server's stdin.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends one JSON message as a line.
+    pub fn send(&mut self, msg: &Value) {
+        let mut line = serde_json::to_vec(msg).unwrap();
+        line.push(b'\n');
+        self.send_raw(&line);
+    }
+
+    /// The next stdout message, parsed, within `timeout`.
+    pub fn next_message(&mut self, timeout: Duration) -> Value {
+        if !self.pending.is_empty() {
+            return self.pending.remove(0);
+        }
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}")),
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no message from gatehouse within {timeout:?}; stderr: {}",
+                self.stderr_text()
+            ),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("gatehouse closed stdout; stderr: {}", self.stderr_text())
+            }
+        }
+    }
+
+    /// Waits for the response with `id`, keeping other messages for later.
+    pub fn response(&mut self, id: &Value, timeout: Duration) -> Value {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|m| m.get("id") == Some(id) && m.get("method").is_none())
+        {
+            return self.pending.remove(i);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(l) => l,
+                Err(_) => panic!(
+                    "no response to id {id} within {timeout:?}; stderr: {}",
+                    self.stderr_text()
+                ),
+            };
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            if msg.get("id") == Some(id) && msg.get("method").is_none() {
+                return msg;
+            }
+            self.pending.push(msg);
+        }
+    }
+
+    /// Sends a request without waiting; returns its id.
+    pub fn start_request(&mut self, method: &str, params: Value) -> Value {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
+
+    /// Sends a request and waits (up to 30 s) for its response.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.start_request(method, params);
+        self.response(&id, Duration::from_secs(30))
+    }
+
+    /// `initialize` (protocol 2025-06-18) as `client`, then `initialized`.
+    pub fn initialize(&mut self, client: &str) -> Value {
+        let r = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": client, "version": "1.0"}}),
+        );
+        assert!(r.get("result").is_some(), "initialize failed: {r}");
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        r
+    }
+
+    /// `tools/call` and its result (panics on a JSON-RPC error). An absent
+    /// `isError` is filled in as `false`, as the MCP spec reads it.
+    pub fn call(&mut self, tool: &str, args: Value) -> Value {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        let mut result = r
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("tools/call {tool} failed: {r}"));
+        if result.get("isError").is_none() {
+            result["isError"] = json!(false);
+        }
+        result
+    }
+
+    /// Tool names from `tools/list`.
+    pub fn tool_names(&mut self) -> Vec<String> {
+        let r = self.request("tools/list", json!({}));
+        r["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// stderr so far, as text.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Closes stdin and waits (bounded) for the process to exit.
+    pub fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("gatehouse serve did not exit within 15 s of stdin closing");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The pids of this process's children (e.g. upstream servers).
+    pub fn children(&self) -> Vec<u32> {
+        let out = Command::new("pgrep")
+            .args(["-P", &self.pid().to_string()])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `structuredContent` of a tool result.
+pub fn structured(result: &Value) -> &Value {
+    &result["structuredContent"]
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &Value) -> String {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, at most `limit`.
+pub fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `tests/clients/mcp_client.py` (the official Python SDK) against
+/// `gatehouse serve` in `home`, returning its JSON report.
+pub fn python_client(
+    home: &Home,
+    mode: &str,
+    client_name: &str,
+    env: &[(&str, &str)],
+    ops: Value,
+) -> Value {
+    let mut c = Command::new(python());
+    c.arg(tests_dir().join("clients/mcp_client.py"))
+        .args([
+            "--mode",
+            mode,
+            "--client-name",
+            client_name,
+            "--timeout",
+            "60",
+            "--deadline",
+            "120",
+        ])
+        .args([
+            "--env",
+            &format!("GATEHOUSE_HOME={}", home.path().display()),
+        ]);
+    for (k, v) in env {
+        c.args(["--env", &format!("{k}={v}")]);
+    }
+    let stderr_file = home.path().join("client-stderr.log");
+    c.args(["--stderr", stderr_file.to_str().unwrap()])
+        .args(["--ops", &ops.to_string(), "--"])
+        .arg(gatehouse_bin())
+        .arg("serve");
+    let out = c.output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mcp_client.py printed no JSON ({e}); stdout: {} stderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(
+        report["connected"],
+        json!(true),
+        "the Python client could not connect: {report}"
+    );
+    report
+}
