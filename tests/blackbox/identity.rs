@@ -136,3 +136,30 @@ fn tool_lists_set_from_the_cli_apply_to_running_processes() {
     home.json(&["agents", "tools", "bot"]);
     assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
 }
+
+#[test]
+fn a_call_waiting_for_approval_is_recorded_when_the_client_hangs_up() {
+    let home = Home::with_config("[approval]\nwait_seconds = 20\n");
+    let mut s = home.session("impatient", &[]);
+    s.start_request(
+        "tools/call",
+        json!({"name": "gatehouse__budgets", "arguments": {}}),
+    );
+    wait_for(Duration::from_secs(10), "the pending agent", || {
+        home.json(&["agents", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "impatient")
+            .then_some(())
+    });
+    let started = Instant::now();
+    assert!(s.finish().success());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "serve stops without waiting out the approval window"
+    );
+    let rows = home.history();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["status"], json!("approval_pending"));
+}

@@ -35,6 +35,8 @@ pub struct Call {
     pub propagate: RequestMetaObject,
     /// Fires when the client cancels the request.
     pub cancel: CancellationToken,
+    /// Fires when the client hangs up: nobody is left to receive an answer.
+    pub client_gone: CancellationToken,
     /// Where progress for this call goes: the client and its progress token.
     pub progress: Option<(Peer<RoleServer>, ProgressToken)>,
 }

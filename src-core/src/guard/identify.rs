@@ -100,12 +100,13 @@ impl Identify<'_> {
     }
 
     /// The approved agent of `caller`. A pending agent's call waits up to
-    /// `wait` for the user (or until the client cancels), then is refused
-    /// with `approval_pending`.
+    /// `wait` for the user (or until the client cancels or hangs up), then is
+    /// refused with `approval_pending`.
     pub async fn approved(
         &self,
         caller: &Caller,
         cancel: &CancellationToken,
+        client_gone: &CancellationToken,
     ) -> Result<AgentRow, Refusal> {
         let row = self.lookup(caller).await?;
         let name = row.name.clone();
@@ -122,6 +123,7 @@ impl Identify<'_> {
             tokio::select! {
                 () = tokio::time::sleep(APPROVAL_POLL.min(deadline - now)) => {}
                 () = cancel.cancelled() => break,
+                () = client_gone.cancelled() => break,
             }
             let store = self.store.clone();
             let n = name.clone();

@@ -14,6 +14,8 @@ pub mod record;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio_util::task::TaskTracker;
+
 pub use call::{Call, Caller};
 pub use outcome::{DenyReason, Outcome, Refusal};
 pub use record::Recorder;
@@ -43,6 +45,8 @@ pub struct Guard {
     pub(crate) config: Arc<Config>,
     pub(crate) catalog: Catalog,
     pub(crate) recorder: Recorder,
+    /// Calls in flight, so a stopping server can let them finish and be recorded.
+    pub(crate) inflight: TaskTracker,
 }
 
 /// What `handle` learned on the way, for the record.
@@ -71,6 +75,21 @@ impl Guard {
             config,
             catalog,
             recorder,
+            inflight: TaskTracker::new(),
+        }
+    }
+
+    /// Waits (at most `limit`) for calls in flight to finish and be recorded.
+    pub async fn drain(&self, limit: std::time::Duration) {
+        self.inflight.close();
+        if tokio::time::timeout(limit, self.inflight.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                calls = self.inflight.len(),
+                "calls still running at shutdown were not recorded"
+            );
         }
     }
 
@@ -81,6 +100,7 @@ impl Guard {
 
     /// Runs one call through the pipeline and records it.
     pub async fn handle(&self, call: Call) -> Outcome {
+        let _inflight = self.inflight.token();
         let time = self.clock.now();
         let started = Instant::now();
         let args = call.args.expose().clone();
@@ -128,7 +148,10 @@ impl Guard {
             clock: &self.clock,
             wait: self.config.approval_wait,
         };
-        let agent = match identify.approved(&call.caller, &call.cancel).await {
+        let agent = match identify
+            .approved(&call.caller, &call.cancel, &call.client_gone)
+            .await
+        {
             Ok(a) => seen.agent.insert(a).clone(),
             Err(r) => return Outcome::Refused(r),
         };

@@ -5,6 +5,7 @@
 
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use rmcp::service::{RequestContext, RoleServer};
+use tokio_util::sync::CancellationToken;
 
 use crate::guard::{Call, Caller};
 use crate::home::EnvMap;
@@ -85,6 +86,7 @@ pub fn call(
     identity: &ProcessIdentity,
     req: CallToolRequestParams,
     ctx: &RequestContext<RoleServer>,
+    client_gone: &CancellationToken,
 ) -> Call {
     let (trace_id, propagate) = trace(&ctx.meta);
     let progress = ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t));
@@ -99,6 +101,7 @@ pub fn call(
         trace_id,
         propagate,
         cancel: ctx.ct.clone(),
+        client_gone: client_gone.clone(),
         progress,
     }
 }

@@ -14,6 +14,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
+use tokio_util::sync::CancellationToken;
 
 use super::caller::{self, ProcessIdentity};
 use super::reply;
@@ -38,6 +39,8 @@ pub struct Handler {
     pub(crate) identity: Arc<ProcessIdentity>,
     /// The minimum level of upstream log messages forwarded to the client.
     pub(crate) log_level: Arc<Mutex<LoggingLevel>>,
+    /// Cancelled when the client hangs up.
+    pub(crate) client_gone: CancellationToken,
 }
 
 fn is_2026_or_later(ctx: &RequestContext<RoleServer>) -> bool {
@@ -83,7 +86,7 @@ impl ServerHandler for Handler {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let call = caller::call(&self.identity, request, &ctx);
+        let call = caller::call(&self.identity, request, &ctx, &self.client_gone);
         let tool = call.tool.clone();
         let outcome = self.guard.handle(call).await;
         reply::to_mcp(outcome, &tool).map(CallToolResponse::Complete)

@@ -95,12 +95,19 @@ where
         stop_upstreams.clone(),
     ));
     let log_level = Arc::new(Mutex::new(LoggingLevel::Info));
+    let client_gone = CancellationToken::new();
     let handler = Handler {
-        guard,
+        guard: guard.clone(),
+        client_gone: client_gone.clone(),
         identity: Arc::new(deps.identity),
         log_level: log_level.clone(),
     };
-    let transport = ServerTransport::new(read, write, deps.config.server.max_message_bytes);
+    let transport = ServerTransport::new(
+        read,
+        write,
+        deps.config.server.max_message_bytes,
+        client_gone,
+    );
     tokio::pin!(shutdown);
     let running = tokio::select! {
         r = handler.serve(transport) => match r {
@@ -125,6 +132,8 @@ where
         }
         () = &mut shutdown => session.cancel(),
     }
+    // Calls still running get a moment to finish and be recorded.
+    guard.drain(Duration::from_secs(2)).await;
     stop_upstreams.cancel();
     // Give supervisors a moment to stop their children's process groups.
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -12,6 +12,7 @@ use rmcp::transport::Transport;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 use crate::wire::classify::{self, Inbound, error_response};
 use crate::wire::lines::{Line, LineReader};
@@ -41,6 +42,8 @@ pub struct ServerTransport<R, W> {
     max_message_bytes: usize,
     /// Until the first request, rmcp only expects requests: anything else would end the session.
     seen_request: bool,
+    /// Cancelled when the client hangs up, so calls waiting for approval stop at once.
+    closed: CancellationToken,
 }
 
 impl<R, W> ServerTransport<R, W>
@@ -49,12 +52,14 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     /// A transport reading `read` and writing `write`, refusing lines over `max_message_bytes`.
-    pub fn new(read: R, write: W, max_message_bytes: usize) -> Self {
+    /// `closed` is cancelled when the client hangs up.
+    pub fn new(read: R, write: W, max_message_bytes: usize, closed: CancellationToken) -> Self {
         Self {
             reader: LineReader::new(read, max_message_bytes),
             writer: Arc::new(Mutex::new(write)),
             max_message_bytes,
             seen_request: false,
+            closed,
         }
     }
 
@@ -146,9 +151,13 @@ where
                         return None;
                     }
                 }
-                Line::Eof => return None,
+                Line::Eof => {
+                    self.closed.cancel();
+                    return None;
+                }
                 Line::Failed(e) => {
                     tracing::warn!(error = %e, "reading from the client failed");
+                    self.closed.cancel();
                     return None;
                 }
             }
