@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{Home, structured, wait_for};
+use crate::util::{Home, structured};
 
 #[test]
 fn approving_a_pending_agent_unblocks_its_waiting_call() {
@@ -17,19 +17,7 @@ fn approving_a_pending_agent_unblocks_its_waiting_call() {
         "tools/call",
         json!({"name": "gatehouse__budgets", "arguments": {}}),
     );
-    wait_for(
-        Duration::from_secs(10),
-        "the pending agent to appear",
-        || {
-            let agents = home.json(&["agents", "list"]);
-            agents
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|a| a["name"] == "waiting-agent" && a["status"] == "pending")
-                .then_some(())
-        },
-    );
+    home.wait_for_pending("waiting-agent");
     home.json(&["agents", "approve", "waiting-agent"]);
     let r = s.response(&id, Duration::from_secs(25));
     assert_eq!(r["result"]["isError"], json!(false), "{r}");
@@ -54,14 +42,7 @@ fn denying_a_waiting_agent_ends_its_call_with_denied() {
         "tools/call",
         json!({"name": "gatehouse__budgets", "arguments": {}}),
     );
-    wait_for(Duration::from_secs(10), "the pending agent", || {
-        home.json(&["agents", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["name"] == "unwanted")
-            .then_some(())
-    });
+    home.wait_for_pending("unwanted");
     home.json(&["agents", "deny", "unwanted"]);
     let r = s.response(&id, Duration::from_secs(25));
     assert_eq!(
@@ -145,14 +126,7 @@ fn a_call_waiting_for_approval_is_recorded_when_the_client_hangs_up() {
         "tools/call",
         json!({"name": "gatehouse__budgets", "arguments": {}}),
     );
-    wait_for(Duration::from_secs(10), "the pending agent", || {
-        home.json(&["agents", "list"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["name"] == "impatient")
-            .then_some(())
-    });
+    home.wait_for_pending("impatient");
     let started = Instant::now();
     assert!(s.finish().success());
     assert!(

@@ -126,6 +126,22 @@ impl Home {
             .to_string()
     }
 
+    /// Waits (up to 10 s) until a pending agent called `name` exists.
+    pub fn wait_for_pending(&self, name: &str) {
+        wait_for(
+            Duration::from_secs(10),
+            &format!("pending agent {name}"),
+            || {
+                let agents = self.json(&["agents", "list"]);
+                agents
+                    .as_array()?
+                    .iter()
+                    .any(|a| a["name"] == name && a["status"] == "pending")
+                    .then_some(())
+            },
+        );
+    }
+
     /// `history --json` rows, newest first.
     pub fn history(&self) -> Vec<Value> {
         self.json(&["history", "--limit", "10000"])
