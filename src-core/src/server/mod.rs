@@ -11,6 +11,9 @@ pub mod handler;
 pub mod reply;
 pub mod transport;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
