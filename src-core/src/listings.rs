@@ -110,9 +110,7 @@ mod tests {
             "[limits.agents.\"bot\".tools.\"x__y\"]\nper_hour = 3\n",
         )
         .unwrap();
-        t.store
-            .ensure_pending("1", "bot", None, UnixMillis(0))
-            .unwrap();
+        t.store.ensure_pending("bot", None, UnixMillis(0)).unwrap();
         let call = config.limits.limits_for("bot", "x__y");
         t.store.take(&call, UnixMillis(0)).unwrap().unwrap();
         let rows = limits(

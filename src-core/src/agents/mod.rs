@@ -101,12 +101,6 @@ pub struct Issued {
     pub token: Redacted<String>,
 }
 
-fn new_id() -> Result<String, AgentsError> {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).map_err(|e| AgentsError::Random(e.to_string()))?;
-    Ok(hex::encode(b))
-}
-
 impl Agents {
     /// Agent operations on `store`.
     pub fn new(store: Store, clock: SharedClock) -> Self {
@@ -128,11 +122,9 @@ impl Agents {
     /// Creates an approved token agent and returns its token.
     pub fn add(&self, name: &AgentName) -> Result<Issued, AgentsError> {
         let token = token::generate().map_err(|e| AgentsError::Random(e.to_string()))?;
-        let id = new_id()?;
         let hash = token::hash(&token);
         let agent = self.store.insert_agent(
             &crate::store::NewAgent {
-                id: &id,
                 name: name.as_str(),
                 status: AgentStatus::Approved,
                 token_hash: Some(&hash),

@@ -76,13 +76,8 @@ impl Identify<'_> {
             None => {
                 let name = client_name(caller);
                 let exe = caller.parent_exe.clone();
-                let row = blocking(move || {
-                    let mut rnd = [0u8; 8];
-                    getrandom::fill(&mut rnd)
-                        .map_err(|e| crate::store::StoreError::Other(e.to_string()))?;
-                    store.ensure_pending(&hex::encode(rnd), &name, exe.as_deref(), now)
-                })
-                .await?;
+                let row =
+                    blocking(move || store.ensure_pending(&name, exe.as_deref(), now)).await?;
                 if row.verified {
                     return Err(Refusal::Denied(DenyReason::TokenRequired {
                         agent: row.name,

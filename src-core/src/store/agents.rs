@@ -84,8 +84,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
 
 /// A new agent to insert.
 pub struct NewAgent<'a> {
-    /// Its id.
-    pub id: &'a str,
     /// Its name.
     pub name: &'a str,
     /// Initial status.
@@ -94,6 +92,14 @@ pub struct NewAgent<'a> {
     pub token_hash: Option<&'a str>,
     /// The launching executable, for tokenless agents.
     pub parent_exe: Option<&'a str>,
+}
+
+/// A new random agent id (16 hex digits).
+fn new_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b)
+        .map_err(|e| StoreError::Other(format!("no randomness for an agent id: {e}")))?;
+    Ok(hex::encode(b))
 }
 
 impl Store {
@@ -128,6 +134,7 @@ impl Store {
 
     /// Inserts a new agent; its name must be free.
     pub fn insert_agent(&self, a: &NewAgent<'_>, now: UnixMillis) -> Result<AgentRow, StoreError> {
+        let id = new_id()?;
         self.immediate(|tx| {
             let taken: bool = tx
                 .query_row("SELECT count(*) FROM agents WHERE name = ?1", [a.name], |r| {
@@ -141,7 +148,7 @@ impl Store {
             tx.execute(
                 "INSERT INTO agents (id, name, status, verified, token_hash, parent_exe, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![a.id, a.name, a.status.name(), a.token_hash.is_some(), a.token_hash, a.parent_exe, now.0],
+                params![id, a.name, a.status.name(), a.token_hash.is_some(), a.token_hash, a.parent_exe, now.0],
             )
             .map_err(|e| StoreError::from_sqlite(e, self.0.busy_wait))?;
             Ok(())
@@ -152,13 +159,17 @@ impl Store {
 
     /// The tokenless agent `name`, created as pending if it is new. Exactly one
     /// row results even when several processes see the same new client at once.
+    /// A known agent costs one read, no write.
     pub fn ensure_pending(
         &self,
-        id: &str,
         name: &str,
         parent_exe: Option<&str>,
         now: UnixMillis,
     ) -> Result<AgentRow, StoreError> {
+        if let Some(row) = self.agent_by_name(name)? {
+            return Ok(row);
+        }
+        let id = new_id()?;
         self.with(|c| {
             c.prepare_cached(
                 "INSERT INTO agents (id, name, status, verified, parent_exe, created_ms, updated_ms)
@@ -267,7 +278,7 @@ mod tests {
         let t = temp_store();
         let a = t
             .store
-            .ensure_pending("id1", "cursor", Some("/usr/bin/cursor"), UnixMillis(1))
+            .ensure_pending("cursor", Some("/usr/bin/cursor"), UnixMillis(1))
             .unwrap();
         assert_eq!(a.status, AgentStatus::Pending);
         assert!(!a.verified);
@@ -276,9 +287,9 @@ mod tests {
             .unwrap();
         let b = t
             .store
-            .ensure_pending("id2", "cursor", None, UnixMillis(3))
+            .ensure_pending("cursor", None, UnixMillis(3))
             .unwrap();
-        assert_eq!(b.id, "id1");
+        assert_eq!(b.id, a.id);
         assert_eq!(b.status, AgentStatus::Approved);
     }
 
@@ -286,7 +297,6 @@ mod tests {
     fn token_agents_are_found_by_hash_and_names_are_unique() {
         let t = temp_store();
         let new = NewAgent {
-            id: "x",
             name: "claude",
             status: AgentStatus::Approved,
             token_hash: Some("abc"),
