@@ -204,6 +204,9 @@ pub struct Session {
     next_id: i64,
     /// Responses and notifications read while waiting for something else.
     pending: Vec<Value>,
+    /// The stdout and stderr reader threads; `finish` joins them so that
+    /// `stdout_log` and `stderr` are complete once the process has exited.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Session {
@@ -219,7 +222,7 @@ impl Session {
         let (tx, rx) = channel();
         let stdout_log = Arc::new(Mutex::new(Vec::new()));
         let log = stdout_log.clone();
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
                 log.lock().unwrap().push(line.clone());
@@ -230,7 +233,7 @@ impl Session {
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let err = stderr.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = stderr_pipe.read(&mut buf) {
                 if n == 0 {
@@ -247,6 +250,7 @@ impl Session {
             stderr,
             next_id: 1,
             pending: Vec::new(),
+            readers: vec![stdout_reader, stderr_reader],
         }
     }
 
@@ -376,6 +380,13 @@ impl Session {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The pipes reach EOF once the process and any children holding
+                // them are gone; wait for the readers so nothing written is missed.
+                // Bounded: a child that outlives serve must not hang the test.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return status;
             }
             if Instant::now() > deadline {
