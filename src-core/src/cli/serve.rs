@@ -47,13 +47,11 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
         .thread_name("gatehouse")
         .enable_all()
         .build()?;
-    let result = runtime.block_on(server::run(
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        deps,
-        shutdown_signal(),
-    ));
-    // stdin's reader thread may be parked in a blocking read: don't wait for it.
+    let result = runtime.block_on(async {
+        let (stdin, stdout) = server::stdio::stdio();
+        server::run(stdin, stdout, deps, shutdown_signal()).await
+    });
+    // When stdin is not a pipe, its reader thread may be parked in a blocking read: don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
     tracing::info!("gatehouse serve stopped");
     result?;

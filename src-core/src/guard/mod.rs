@@ -27,10 +27,20 @@ use crate::telemetry::{Redactor, pii};
 use crate::tools::{Catalog, Lookup, ToolEntry, ToolName};
 use identify::Identify;
 
-/// Runs a store operation off the async threads; a failure refuses the call.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, Refusal> {
+/// Runs a store operation for the guard; a failure refuses the call. It runs
+/// right here when it needs no wait (the common case: a few µs, no thread
+/// hand-off), else on the blocking pool, where waiting for another process's
+/// lock doesn't hold up this async worker. `f` may therefore run twice: it
+/// must be a store call that changed nothing when it gave up (see
+/// [`crate::store::try_without_waiting`]).
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, Refusal>
+where
+    T: Send + 'static,
+    F: Fn() -> Result<T, StoreError> + Send + 'static,
+{
+    if let Some(r) = crate::store::try_without_waiting(&f) {
+        return r.map_err(Refusal::from);
+    }
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(Refusal::from),
         Err(e) => Err(Refusal::Unavailable(format!("internal error: {e}"))),

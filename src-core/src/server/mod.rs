@@ -9,6 +9,7 @@
 pub mod caller;
 pub mod handler;
 pub mod reply;
+pub mod stdio;
 pub mod transport;
 
 #[cfg(test)]
@@ -39,6 +40,8 @@ use crate::upstream::{UpstreamEvent, Upstreams};
 
 /// How often old history rows are deleted while serving.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often the WAL is checkpointed in the background while serving.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Everything `serve` touches outside its own memory, passed in so tests can swap any of it.
 pub struct Deps {
@@ -76,6 +79,12 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    // Keep WAL checkpoints out of tool calls; without the thread, commits do them as usual.
+    let _checkpoints = deps
+        .store
+        .checkpoint_in_background(CHECKPOINT_EVERY)
+        .map_err(|e| tracing::warn!(error = %e, "WAL checkpoints stay on commits"))
+        .ok();
     let stop_upstreams = CancellationToken::new();
     let upstreams = Upstreams::start(
         &deps.config.upstreams,

@@ -6,18 +6,22 @@
 
 mod agents;
 mod buckets;
+mod checkpoint;
 mod history;
+mod inline;
 mod migrations;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, NewAgent};
 pub use buckets::BucketRow;
+pub use checkpoint::Checkpointer;
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};
+pub use inline::try_without_waiting;
 
 /// How long one statement waits for another process's lock before the store
 /// gives up and the guard refuses the call (fail closed).
@@ -141,10 +145,19 @@ impl Store {
         &self.0.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection. In no-wait mode (see [`inline`]) a connection in use
+    /// by another thread is `Busy` at once instead of a wait.
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back on drop), so a poisoned lock is still usable.
-        self.0.conn.lock().unwrap_or_else(|p| p.into_inner())
+        if inline::no_wait() {
+            return match self.0.conn.try_lock() {
+                Ok(c) => Ok(c),
+                Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+                Err(TryLockError::WouldBlock) => Err(StoreError::Busy(Duration::ZERO)),
+            };
+        }
+        Ok(self.0.conn.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Runs `f` on the connection, mapping SQLite errors.
@@ -152,7 +165,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let conn = self.lock();
+        let conn = self.lock()?;
         f(&conn).map_err(|e| StoreError::from_sqlite(e, self.0.busy_wait))
     }
 
@@ -167,7 +180,7 @@ impl Store {
     {
         let busy = self.0.busy_wait;
         let map = |e: rusqlite::Error| E::from(StoreError::from_sqlite(e, busy));
-        let mut conn = self.lock();
+        let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(map)?;
@@ -197,6 +210,10 @@ fn install_busy_handler(conn: &mut Connection, max_wait: Duration) -> rusqlite::
     let mut started: Option<Instant> = None;
     let mut seed: u32 = std::process::id() | 1;
     conn.busy_handler(Some(move |count: i32| {
+        if inline::no_wait() {
+            // Give up now: the call is retried on a thread where waiting is harmless.
+            return false;
+        }
         if count == 0 {
             started = Some(Instant::now());
         }

@@ -1,21 +1,25 @@
-//! Log output. `serve` writes JSON lines to daily files in `logs/` through a
-//! non-blocking writer that never drops a line (`lossy(false)`), and warnings
-//! to stderr, which clients show in their MCP logs. Nothing goes to stdout.
+//! Log output. `serve` writes JSON lines to daily files in `logs/`, and
+//! warnings to stderr, which clients show in their MCP logs. Nothing goes to
+//! stdout. Each line is one `write` to the file, made by the thread that logs
+//! it: no line is ever dropped or left in a buffer, and no per-line hand-off
+//! to a writer thread sits in a tool call's path (a write to the page cache
+//! costs a few µs; a thread wake-up costs more).
 //! rmcp's own events are capped at ERROR: its warnings and debug output quote
 //! error messages and raw lines, which may hold argument values.
 
 use std::path::Path;
 
 use tracing::Level;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
-/// Flushes the log file when dropped: keep it alive until the process ends.
-#[must_use = "dropping the guard stops file logging"]
+/// Logging in place for as long as it lives. Lines are written as they are
+/// logged, so there is nothing to flush; the guard keeps the API of writers
+/// that buffer.
+#[must_use = "keep the guard until the process ends"]
 pub struct LogGuard {
-    _flush: Option<WorkerGuard>,
+    _private: (),
 }
 
 /// Logging could not start.
@@ -63,16 +67,12 @@ pub fn init_serve(
         .max_log_files(keep_days.max(1) as usize)
         .build(logs_dir)
         .map_err(|e| dir_err(&e))?;
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("gatehouse-log")
-        .finish(appender);
     let file = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
-        .with_writer(writer)
+        .with_writer(appender)
         .with_filter(filter(spec, "info")?)
         .with_filter(filter_fn(not_noisy_rmcp));
     let stderr = tracing_subscriber::fmt::layer()
@@ -86,9 +86,7 @@ pub fn init_serve(
         .with(file)
         .with(stderr)
         .try_init();
-    Ok(LogGuard {
-        _flush: Some(guard),
-    })
+    Ok(LogGuard { _private: () })
 }
 
 /// Logging for CLI commands: warnings and errors on stderr only.
@@ -100,5 +98,5 @@ pub fn init_cli(spec: Option<&str>) -> LogGuard {
         .with_filter(filter(spec, "warn").unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_filter(filter_fn(not_noisy_rmcp));
     let _ = tracing_subscriber::registry().with(layer).try_init();
-    LogGuard { _flush: None }
+    LogGuard { _private: () }
 }
