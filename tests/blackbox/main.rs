@@ -7,6 +7,7 @@
 mod budgets;
 mod cli;
 mod clients;
+mod conformance;
 mod errors;
 mod identity;
 mod protocol;
