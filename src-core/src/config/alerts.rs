@@ -121,7 +121,9 @@ impl Layer {
         alerts: Option<&RawAlerts>,
     ) -> Result<Layer, ConfigError> {
         let mut layer = Layer {
-            local_files: traces.and_then(|t| t.local_files.as_ref()).map(|v| *v.get_ref()),
+            local_files: traces
+                .and_then(|t| t.local_files.as_ref())
+                .map(|v| *v.get_ref()),
             ..Layer::default()
         };
         let Some(a) = alerts else { return Ok(layer) };

@@ -181,7 +181,13 @@ impl Guard {
         if let Err(r) = allowed {
             return Outcome::Refused(r);
         }
-        let tool = match self.catalog.lookup(&call.tool).await {
+        // Waits, bounded, for upstreams still starting: worth its own span.
+        let found = self
+            .catalog
+            .lookup(&call.tool)
+            .instrument(spans::stage("guard.lookup"))
+            .await;
+        let tool = match found {
             Lookup::Found(t) => seen.tool.insert(t).clone(),
             Lookup::Unavailable(e) => return Outcome::UpstreamFailed(e),
             Lookup::Unknown => return Outcome::UnknownTool,
