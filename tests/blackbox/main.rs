@@ -11,5 +11,6 @@ mod errors;
 mod identity;
 mod protocol;
 mod redaction;
+mod traces;
 mod upstream;
 mod util;
