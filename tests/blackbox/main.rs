@@ -4,6 +4,7 @@
 //! real upstream (`@modelcontextprotocol/server-everything`).
 //! Run `bash tests/setup.sh` once first (the README's test command does).
 
+mod alerts;
 mod budgets;
 mod cli;
 mod clients;

@@ -4,6 +4,7 @@
 
 mod activity;
 mod agents;
+mod alerts;
 mod doctor;
 mod serve;
 mod table;
@@ -38,6 +39,8 @@ enum Command {
     Limits(activity::LimitsArgs),
     /// Recent calls, newest first.
     History(activity::HistoryArgs),
+    /// What needs attention: open and recent alerts (evaluated now).
+    Alerts(alerts::AlertsArgs),
     /// One trace's spans as a tree, from the local span files.
     Trace(trace::TraceArgs),
     /// Check paths, config, database and upstreams; say how to fix what's wrong.
@@ -81,6 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         Command::Limits(a) => activity::limits(&ctx, a),
         Command::History(a) => activity::history(&ctx, a),
+        Command::Alerts(a) => alerts::run(&ctx, a),
         Command::Trace(a) => trace::run(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),
     }

@@ -112,6 +112,8 @@ impl Guard {
             call.request_id.clone(),
             call.tool.clone(),
         );
+        // Only a bad token needs it afterwards, to name the source of the failure.
+        let caller = call.caller.clone();
         let mut seen = Seen::default();
         let outcome = self.run(call, &mut seen).await;
 
@@ -140,7 +142,12 @@ impl Guard {
             code: outcome.code().map(str::to_string),
             latency_us: latency.as_micros() as i64,
             args: redactor.summarize(&args, &safe).to_string(),
-            message: record::message(redactor, &outcome, &args),
+            message: match &outcome {
+                Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
+                    Some(record::bad_token_message(redactor, &caller))
+                }
+                _ => record::message(redactor, &outcome, &args),
+            },
         };
         let error_type = outcome.error_type();
         spans::end_call(

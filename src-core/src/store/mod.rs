@@ -5,6 +5,7 @@
 //! inside one transaction.
 
 mod agents;
+mod alerts;
 mod buckets;
 mod history;
 mod migrations;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, NewAgent};
+pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};
 
