@@ -10,6 +10,7 @@ mod cli;
 mod clients;
 mod errors;
 mod identity;
+mod otlp;
 mod protocol;
 mod redaction;
 mod traces;
