@@ -206,6 +206,81 @@ mod tests {
         assert_eq!(cs.propagate.get_tracestate(), Some("congo=t61rcWkgMzE"));
     }
 
+    /// Collects finished spans in memory.
+    #[derive(Debug, Clone, Default)]
+    struct Collect(std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+
+    impl opentelemetry_sdk::trace::SpanExporter for Collect {
+        async fn export(
+            &self,
+            batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.0.lock().unwrap().extend(batch);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn with_tracing_the_callers_trace_continues_and_upstreams_see_our_span_as_parent() {
+        use opentelemetry::trace::{SpanKind, TracerProvider as _};
+        use tracing_subscriber::prelude::*;
+        let got = Collect::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(got.clone())
+            .build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        let inc = Incoming {
+            parent: TraceParent::parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+                .unwrap(),
+            tracestate: None,
+        };
+        let (cs, client_meta) = tracing::subscriber::with_default(subscriber, || {
+            let info = ServerInfo {
+                tool: "x__y",
+                request_id: Some("7"),
+                protocol_version: None,
+            };
+            let cs = server(info, Some(&inc));
+            let client = cs.span.in_scope(|| upstream_request("x", "y"));
+            let mut meta = cs.propagate.clone();
+            propagate_from(&client, &mut meta);
+            drop(client);
+            let tp = cs.propagate.get_traceparent().map(str::to_string);
+            drop(cs.span);
+            ((cs.trace_id, tp), meta)
+        });
+        let spans = got.0.lock().unwrap();
+        let server_span = spans
+            .iter()
+            .find(|s| s.span_kind == SpanKind::Server)
+            .unwrap();
+        let client_span = spans
+            .iter()
+            .find(|s| s.span_kind == SpanKind::Client)
+            .unwrap();
+        assert_eq!(cs.0, "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(server_span.name, "tools/call x__y");
+        assert_eq!(server_span.parent_span_id.to_string(), "b7ad6b7169203331");
+        // `Call::propagate` (HTTP upstreams) names the SERVER span...
+        let ours = TraceParent::parse(cs.1.as_deref().unwrap()).unwrap();
+        assert_eq!(ours.trace_id, cs.0);
+        assert_eq!(
+            ours.parent_id,
+            server_span.span_context.span_id().to_string()
+        );
+        // ...and an upstream MCP request's `_meta` names its CLIENT span, a child of it.
+        assert_eq!(
+            client_span.parent_span_id,
+            server_span.span_context.span_id()
+        );
+        let sent = TraceParent::parse(client_meta.get_traceparent().unwrap()).unwrap();
+        assert_eq!(
+            sent.parent_id,
+            client_span.span_context.span_id().to_string()
+        );
+    }
+
     #[test]
     fn without_a_parent_a_call_starts_its_own_trace() {
         let cs = server(ServerInfo::default(), None);
