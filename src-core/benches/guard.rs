@@ -1,7 +1,7 @@
 //! Gatehouse's performance benchmarks: one binary, scenarios chosen by argument.
 //!
 //! ```text
-//! cargo bench -p gatehouse --bench guard -- [decision] [e2e] [multi] [startup] [--quick]
+//! cargo bench -p gatehouse --bench guard -- [decision] [e2e] [multi] [startup] [tracing] [--quick]
 //! ```
 //!
 //! With no scenario, all run. `scripts/bench.sh` is the one command that builds
@@ -16,6 +16,9 @@
 //! - `multi`: 4 processes on one database: library deciders, then 4 `serve`
 //!   processes driven concurrently; throughput and the worst single call.
 //! - `startup`: `gatehouse serve` from spawn to the `initialize` answer, and its RSS.
+//! - `tracing`: what traces add per call: `serve` with traces off, with span
+//!   files (the default), and with span files plus OTLP export to a local
+//!   receiver, interleaved call by call.
 //!
 //! Environment: `GATEHOUSE_LOG` (the log filter, as for `serve`; passed on),
 //! `GATEHOUSE_BENCH_BIN` (default: the `gatehouse` that cargo
@@ -30,6 +33,8 @@ mod e2e;
 mod startup;
 #[path = "guard/stats.rs"]
 mod stats;
+#[path = "guard/traced.rs"]
+mod traced;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -195,7 +200,7 @@ fn main() -> Result<()> {
         .map(String::as_str)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    const ALL: [&str; 4] = ["decision", "e2e", "multi", "startup"];
+    const ALL: [&str; 5] = ["decision", "e2e", "multi", "startup", "tracing"];
     if chosen.is_empty() {
         chosen = ALL.to_vec();
     }
@@ -216,6 +221,7 @@ fn main() -> Result<()> {
                 e2e::multi(sizes)?;
             }
             "startup" => startup::run(sizes)?,
+            "tracing" => traced::run(sizes)?,
             _ => unreachable!(),
         }
     }

@@ -12,7 +12,9 @@
 //! - [`tools`]: tool names, the built-in `gatehouse__budgets`, and the registry of callable tools.
 //! - [`upstream`]: MCP servers put behind the guardrails, spawned, supervised and forwarded to.
 //! - [`store`]: the one SQLite database every process shares: agents, buckets, history.
-//! - [`telemetry`]: JSON logs, redaction and the PII scanner.
+//! - [`telemetry`]: JSON logs, redaction, the PII scanner, and traces (spans,
+//!   W3C context, span files, OTLP export, reading a trace back as a tree).
+//! - [`alerts`]: the four alerts computed from history, each saying why it fired.
 //! - [`config`], [`home`], [`clock`]: settings, file locations and time, all passed in.
 //! - [`views`]: the stable JSON shapes of `--json` output (and the tray); [`listings`] builds them.
 //! - [`doctor`]: checks of paths, database, config and upstreams, each with its fix.
@@ -22,6 +24,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod agents;
+pub mod alerts;
 pub mod budget;
 pub mod clock;
 pub mod config;

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::budget::{Level, Limit};
 use crate::clock::UnixMillis;
-use crate::store::{AgentRow, HistoryRow};
+use crate::store::{AgentRow, AlertRow, HistoryRow};
 
 /// One agent: `agents list --json`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -131,6 +131,39 @@ impl From<&HistoryRow> for HistoryView {
             latency_ms: r.latency_us as f64 / 1000.0,
             args: serde_json::from_str(&r.args).unwrap_or(Value::Null),
             message: r.message.clone(),
+        }
+    }
+}
+
+/// One alert: `alerts --json`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AlertView {
+    /// Row id.
+    pub id: i64,
+    /// `error_rate`, `latency_spike`, `budget_exhausted` or `auth_failures`.
+    pub kind: String,
+    /// `open` or `resolved`.
+    pub state: String,
+    /// The tool, or the source of auth failures.
+    pub subject: String,
+    /// When it fired.
+    pub opened_at: String,
+    /// When its condition cleared (null while open).
+    pub resolved_at: Option<String>,
+    /// Why it fired, with the numbers.
+    pub why: String,
+}
+
+impl From<&AlertRow> for AlertView {
+    fn from(a: &AlertRow) -> Self {
+        Self {
+            id: a.id,
+            kind: a.kind.clone(),
+            state: a.state.clone(),
+            subject: a.subject.clone(),
+            opened_at: a.opened.to_rfc3339(),
+            resolved_at: a.resolved.map(UnixMillis::to_rfc3339),
+            why: a.why.clone(),
         }
     }
 }

@@ -153,7 +153,7 @@ fn denied_is_not_retryable_for_denied_agents_bad_tokens_and_forbidden_tools() {
             .iter()
             .all(|a| a["name"] != "raw")
     );
-    // The auth failure is recorded.
+    // The auth failure is recorded, naming the client that sent the token.
     let row = &home.history()[0];
     assert_eq!(
         (
@@ -161,7 +161,11 @@ fn denied_is_not_retryable_for_denied_agents_bad_tokens_and_forbidden_tools() {
             row["message"].clone(),
             row["agent"].clone()
         ),
-        (json!("denied"), json!("bad_token"), json!(null))
+        (
+            json!("denied"),
+            json!("bad_token from client \"raw\""),
+            json!(null)
+        )
     );
 }
 

@@ -4,13 +4,16 @@
 //! real upstream (`@modelcontextprotocol/server-everything`).
 //! Run `bash tests/setup.sh` once first (the README's test command does).
 
+mod alerts;
 mod budgets;
 mod cli;
 mod clients;
 mod conformance;
 mod errors;
 mod identity;
+mod otlp;
 mod protocol;
 mod redaction;
+mod traces;
 mod upstream;
 mod util;

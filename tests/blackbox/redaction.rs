@@ -1,6 +1,6 @@
 //! Canaries: personal data and secrets planted in arguments appear nowhere
-//! under `GATEHOUSE_HOME` (database, WAL, logs, key, client stderr) nor on
-//! Gatehouse's stderr, whatever path the call took.
+//! under `GATEHOUSE_HOME` (database, WAL, logs, span files in `traces/`, key,
+//! client stderr) nor on Gatehouse's stderr, whatever path the call took.
 
 use serde_json::json;
 
@@ -104,5 +104,22 @@ fn canaries_in_arguments_reach_no_file_and_no_stderr() {
             .any(|r| r["tool"].as_str().unwrap().starts_with("<tool:")),
         "an unknown tool's name is hidden too"
     );
+    // Every call has its spans in traces/ (grepped with every other file):
+    // the unknown tool's span is named by its hidden label, like its history row.
+    let spans = crate::traces::gatehouse_spans(&home);
+    assert!(spans.len() >= rows.len() * 3, "{} spans", spans.len());
+    assert!(
+        spans
+            .iter()
+            .any(|s| s["name"].as_str().unwrap().starts_with("tools/call <tool:")),
+        "the unknown tool's span name is hidden"
+    );
+    assert!(
+        spans.iter().any(|s| s["attributes"]["gatehouse.args"]
+            .as_str()
+            .is_some_and(|a| a.contains("<str:"))),
+        "spans carry the redacted summary"
+    );
+    crate::traces::check_span_files(&home);
     assert_clean(&home, &s_stderr);
 }

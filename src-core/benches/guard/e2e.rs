@@ -70,7 +70,7 @@ async fn connect(cmd: Command) -> Result<Client> {
 }
 
 /// Connects to the server `cmd` starts; also returns its pid.
-async fn connect_pid(cmd: Command) -> Result<(Client, u32)> {
+pub(crate) async fn connect_pid(cmd: Command) -> Result<(Client, u32)> {
     let (transport, _) = TokioChildProcess::builder(cmd)
         .stderr(Stdio::null())
         .spawn()?;
@@ -128,7 +128,7 @@ async fn through_pid(home: &std::path::Path, token: &str) -> Result<(Client, u32
     connect_pid(cmd).await
 }
 
-fn echo_args() -> JsonObject {
+pub(crate) fn echo_args() -> JsonObject {
     json!({"message": "hello from the benchmark"})
         .as_object()
         .cloned()
@@ -136,7 +136,11 @@ fn echo_args() -> JsonObject {
 }
 
 /// One `tools/call`; its latency, or why it failed.
-async fn call(client: &Client, tool: &str, args: &JsonObject) -> Result<Duration, String> {
+pub(crate) async fn call(
+    client: &Client,
+    tool: &str,
+    args: &JsonObject,
+) -> Result<Duration, String> {
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args.clone());
     let t = Instant::now();
     let r = client.call_tool(params).await;
@@ -152,7 +156,7 @@ async fn call(client: &Client, tool: &str, args: &JsonObject) -> Result<Duration
 }
 
 /// Calls `tool` until it succeeds (the upstream is still starting), up to 30 s.
-async fn until_ready(client: &Client, tool: &str, args: &JsonObject) -> Result<()> {
+pub(crate) async fn until_ready(client: &Client, tool: &str, args: &JsonObject) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match call(client, tool, args).await {
@@ -163,7 +167,7 @@ async fn until_ready(client: &Client, tool: &str, args: &JsonObject) -> Result<(
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -172,7 +176,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Gatehouse's own record of the last `n` calls to `tool`: `latency_us` is
 /// the time from the guard receiving the call to its outcome (upstream included).
-fn recorded(home: &std::path::Path, tool: &str, n: usize) -> Result<Samples> {
+pub(crate) fn recorded(home: &std::path::Path, tool: &str, n: usize) -> Result<Samples> {
     let store = Store::open(&Home::in_dir(home).db_file)?;
     let rows = store.history(&HistoryFilter {
         tool: Some(tool.into()),

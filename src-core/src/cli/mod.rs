@@ -4,9 +4,11 @@
 
 mod activity;
 mod agents;
+mod alerts;
 mod doctor;
 mod serve;
 mod table;
+mod trace;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,6 +39,10 @@ enum Command {
     Limits(activity::LimitsArgs),
     /// Recent calls, newest first.
     History(activity::HistoryArgs),
+    /// What needs attention: open and recent alerts (evaluated now).
+    Alerts(alerts::AlertsArgs),
+    /// One trace's spans as a tree, from the local span files.
+    Trace(trace::TraceArgs),
     /// Check paths, config, database and upstreams; say how to fix what's wrong.
     Doctor(doctor::DoctorArgs),
 }
@@ -78,6 +84,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         Command::Limits(a) => activity::limits(&ctx, a),
         Command::History(a) => activity::history(&ctx, a),
+        Command::Alerts(a) => alerts::run(&ctx, a),
+        Command::Trace(a) => trace::run(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),
     }
 }

@@ -1,6 +1,7 @@
 //! `gatehouse serve`: picks the real side effects (stdin/stdout, the system
-//! clock, the database and key under the home folder, Ctrl-C/SIGTERM) and
-//! calls `server::run`. A broken config stops it before anything starts.
+//! clock, the database and key under the home folder, the span files and
+//! OTLP collector, Ctrl-C/SIGTERM) and calls `server::run`. A broken config
+//! stops it before anything starts.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use gatehouse::server::{self, Deps, ProcessIdentity};
 use gatehouse::store::Store;
+use gatehouse::telemetry::otel::{Sinks, Telemetry};
 use gatehouse::telemetry::{Redactor, logs};
 
 use super::Ctx;
@@ -18,17 +20,36 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
     let config = ctx
         .config()
         .context("gatehouse serve will not start with a broken config")?;
-    let _log = logs::init_serve(
+    let (sinks, otlp_problem) = Sinks::new(
+        config.traces.local_files,
+        &ctx.home.traces_dir,
+        config.retention_days,
+        &ctx.env,
+    );
+    // Telemetry is no guardrail: if it can't start, serve without it and say why.
+    let (telemetry, telemetry_problem) = match Telemetry::start(&sinks, &ctx.env) {
+        Ok(t) => (t, None),
+        Err(e) => (Telemetry::off(), Some(e)),
+    };
+    let _log = logs::init_serve_with(
         &ctx.home.logs_dir,
         config.retention_days,
         ctx.env.get("GATEHOUSE_LOG").map(String::as_str),
+        telemetry.layer(),
     )?;
+    if let Some(e) = otlp_problem {
+        tracing::warn!("spans and metrics are not exported to OTLP: {e}");
+    }
+    if let Some(e) = telemetry_problem {
+        tracing::warn!("spans are not recorded: {e}");
+    }
     let store = Store::open(&ctx.home.db_file)
         .context("gatehouse serve needs its database (run `gatehouse doctor`)")?;
     let redactor = Redactor::load_or_create(&ctx.home.key_file)?;
     let identity = ProcessIdentity::detect(&ctx.env);
     tracing::info!(
         pid = std::process::id(),
+        traces = telemetry.traces_on(),
         token = identity.token.is_some(),
         parent_exe = identity.parent_exe.as_deref(),
         upstreams = config.upstreams.len(),
@@ -53,6 +74,8 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
     });
     // When stdin is not a pipe, its reader thread may be parked in a blocking read: don't wait for it.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    // The last spans reach their files (and, bounded, the collector).
+    telemetry.shutdown();
     tracing::info!("gatehouse serve stopped");
     result?;
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 //! downstream code never re-checks a value. A broken file is an error naming
 //! file, line and key, and `serve` refuses to start (fail closed).
 
+mod alerts;
 mod error;
 mod limits;
 mod raw;
@@ -12,6 +13,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use alerts::{AlertsConfig, TracesConfig};
 pub use error::ConfigError;
 use error::Source;
 pub use limits::{AgentLimits, LimitsConfig, PeriodBudgets};
@@ -60,7 +62,7 @@ pub struct UpstreamConfig {
 }
 
 /// Everything configurable, checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// The file the settings came from; `None` when only the defaults serve.
     pub source: Option<PathBuf>,
@@ -70,6 +72,10 @@ pub struct Config {
     pub approval_wait: Duration,
     /// `[history] retention_days`
     pub retention_days: u32,
+    /// `[traces]`
+    pub traces: TracesConfig,
+    /// `[alerts]`: thresholds of the alerts.
+    pub alerts: AlertsConfig,
     /// Budgets, defaults and file layered.
     pub limits: LimitsConfig,
     /// Per-agent tool policy from the file.
@@ -86,6 +92,7 @@ struct Layer {
     upstream_call: Option<Duration>,
     approval_wait: Option<Duration>,
     retention_days: Option<u32>,
+    observe: alerts::Layer,
     limits: LimitsConfig,
     policies: BTreeMap<String, ToolPolicy>,
     upstreams: Vec<UpstreamConfig>,
@@ -125,6 +132,7 @@ impl Config {
 
     fn from_layers(d: Layer, f: Layer, source: Option<PathBuf>) -> Config {
         let pick = |a: Option<Duration>, b: Option<Duration>| a.or(b).unwrap_or_default();
+        let (traces, alerts) = f.observe.over(&d.observe);
         Config {
             source,
             server: ServerSettings {
@@ -137,6 +145,8 @@ impl Config {
             },
             approval_wait: pick(f.approval_wait, d.approval_wait),
             retention_days: f.retention_days.or(d.retention_days).unwrap_or(30),
+            traces,
+            alerts,
             limits: d.limits.layered_under(&f.limits),
             policies: f.policies,
             upstreams: f.upstreams,
@@ -169,6 +179,7 @@ fn parse_layer(path: &Path, text: &str) -> Result<Layer, ConfigError> {
     if let Some(history) = &raw.history {
         layer.retention_days = bounded(&src, &history.retention_days, 1, 36_500)?.map(|n| n as u32);
     }
+    layer.observe = alerts::Layer::parse(&src, raw.traces.as_ref(), raw.alerts.as_ref())?;
     if let Some(limits) = &raw.limits {
         let table = |t: &Option<RawLimits>| -> Result<PeriodBudgets, ConfigError> {
             t.as_ref()

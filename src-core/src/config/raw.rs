@@ -17,6 +17,10 @@ pub struct RawConfig {
     pub approval: Option<RawApproval>,
     /// `[history]`
     pub history: Option<RawHistory>,
+    /// `[traces]`
+    pub traces: Option<super::alerts::RawTraces>,
+    /// `[alerts]`
+    pub alerts: Option<super::alerts::RawAlerts>,
     /// `[limits]` and its sub-tables.
     pub limits: Option<RawLimitsSection>,
     /// `[agents."NAME"]`: per-agent tool policy.

@@ -155,3 +155,61 @@ fn file_settings_override_defaults() {
     assert_eq!(c.server.upstream_call, Duration::from_secs(120));
     assert_eq!(c.retention_days, 7);
 }
+
+#[test]
+fn traces_and_alerts_have_documented_defaults_and_layer_key_by_key() {
+    let d = Config::defaults();
+    assert!(d.traces.local_files);
+    assert!(d.alerts.enabled);
+    assert_eq!(d.alerts.check_every, Duration::from_secs(10));
+    assert_eq!(d.alerts.window, Duration::from_secs(600));
+    assert_eq!(d.alerts.baseline, Duration::from_secs(24 * 3600));
+    assert_eq!(d.alerts.baseline_min_calls, 100);
+    assert_eq!(d.alerts.baseline_min_span, Duration::from_secs(3600));
+    assert_eq!(
+        (
+            d.alerts.error_min_calls,
+            d.alerts.error_rate_factor,
+            d.alerts.error_rate_min_points
+        ),
+        (20, 2.0, 10)
+    );
+    assert_eq!(d.alerts.latency_factor, 3.0);
+    assert_eq!(d.alerts.latency_min_increase, Duration::from_millis(100));
+    assert_eq!(
+        (
+            d.alerts.budget_min_refusals,
+            d.alerts.auth_min_failures,
+            d.alerts.auth_factor
+        ),
+        (1, 5, 3.0)
+    );
+    let c = parse(
+        "[traces]\nlocal_files = false\n[alerts]\nwindow_minutes = 5\nerror_rate_factor = 4\n",
+    )
+    .unwrap();
+    assert!(!c.traces.local_files);
+    assert_eq!(c.alerts.window, Duration::from_secs(300));
+    assert_eq!(c.alerts.error_rate_factor, 4.0);
+    assert_eq!(
+        c.alerts.baseline_min_calls, 100,
+        "keys not set keep the default"
+    );
+}
+
+#[test]
+fn bad_traces_and_alerts_keys_are_errors() {
+    assert!(error("[traces]\nfiles = true\n").contains("key `traces.files`: unknown field"));
+    assert!(error("[traces]\nlocal_files = \"yes\"\n").contains("traces.local_files"));
+    assert!(error("[alerts]\nwindow = 5\n").contains("unknown field `window`"));
+    let e = error("[alerts]\nwindow_minutes = 0\n");
+    assert!(
+        e.contains(":2:18: key `alerts.window_minutes`") && e.contains("out of range"),
+        "{e}"
+    );
+    assert!(error("[alerts]\nlatency_factor = 0.5\n").contains("alerts.latency_factor"));
+    assert!(
+        error("[alerts]\nbaseline_hours = 2\nbaseline_min_hours = 3\n")
+            .contains("longer than baseline_hours")
+    );
+}

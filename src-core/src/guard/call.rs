@@ -31,7 +31,10 @@ pub struct Call {
     pub request_id: Option<String>,
     /// The trace this call belongs to (the caller's, or a new one).
     pub trace_id: String,
-    /// Trace context to pass on to upstreams (`traceparent`, `tracestate`).
+    /// Trace context to pass on to upstreams: `traceparent` naming
+    /// Gatehouse's SERVER span of this call (trace id + its span id, so an
+    /// HTTP upstream sending it as a header is that span's child) and the
+    /// caller's `tracestate`. With tracing off, the caller's own context.
     pub propagate: RequestMetaObject,
     /// Fires when the client cancels the request.
     pub cancel: CancellationToken,

@@ -2,6 +2,7 @@
 //! `Permit` from the limit stage; the trace context goes along to upstreams.
 
 use rmcp::model::JsonObject;
+use tracing::Instrument;
 
 use super::Guard;
 use super::blocking;
@@ -9,6 +10,7 @@ use super::call::Call;
 use super::limit::Permit;
 use super::outcome::{Outcome, Refusal};
 use crate::store::AgentRow;
+use crate::telemetry::spans;
 use crate::tools::{ToolEntry, ToolKind, budgets};
 use crate::upstream::{Forward, UpstreamError};
 
@@ -21,7 +23,11 @@ pub async fn run(
     _permit: Permit,
 ) -> Outcome {
     match &tool.kind {
-        ToolKind::Budgets => run_budgets(guard, agent, call.args.into_inner()).await,
+        ToolKind::Budgets => {
+            run_budgets(guard, agent, call.args.into_inner())
+                .instrument(spans::builtin(tool.name.as_str()))
+                .await
+        }
         ToolKind::Upstream(name) => {
             let Some(up) = guard.catalog.upstreams().get(name.as_str()) else {
                 return Outcome::UpstreamFailed(UpstreamError::Unavailable {

@@ -1,7 +1,8 @@
 //! The guard: every `tools/call`, built-in or upstream, passes
 //! identify → policy → limit → execute → record. The first refusal ends the
 //! call; a stage that can't decide refuses (fail closed); every call is
-//! recorded, whatever happened.
+//! recorded, whatever happened. Each stage runs in its own child span of the
+//! call's SERVER span, which `handle` runs inside.
 
 pub mod call;
 mod execute;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 pub use call::{Call, Caller};
 pub use outcome::{DenyReason, Outcome, Refusal};
@@ -23,7 +25,8 @@ pub use record::Recorder;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::store::{AgentRow, AgentStatus, CallRecord, Store, StoreError};
-use crate::telemetry::{Redactor, pii};
+use crate::telemetry::otel::metrics;
+use crate::telemetry::{Redactor, pii, spans};
 use crate::tools::{Catalog, Lookup, ToolEntry, ToolName};
 use identify::Identify;
 
@@ -119,6 +122,8 @@ impl Guard {
             call.request_id.clone(),
             call.tool.clone(),
         );
+        // Only a bad token needs it afterwards, to name the source of the failure.
+        let caller = call.caller.clone();
         let mut seen = Seen::default();
         let outcome = self.run(call, &mut seen).await;
 
@@ -133,6 +138,7 @@ impl Guard {
             .as_ref()
             .map(|a| a.name.clone())
             .or_else(|| refused_agent(&outcome));
+        let latency = started.elapsed();
         let record = CallRecord {
             time,
             trace_id,
@@ -144,11 +150,32 @@ impl Guard {
                 .map_or_else(|| tool_label(redactor, &tool_sent), |t| t.name.to_string()),
             status: outcome.status(),
             code: outcome.code().map(str::to_string),
-            latency_us: started.elapsed().as_micros() as i64,
+            latency_us: latency.as_micros() as i64,
             args: redactor.summarize(&args, &safe).to_string(),
-            message: record::message(redactor, &outcome, &args),
+            message: match &outcome {
+                Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
+                    Some(record::bad_token_message(redactor, &caller))
+                }
+                _ => record::message(redactor, &outcome, &args),
+            },
         };
-        self.recorder.write(record).await;
+        let error_type = outcome.error_type();
+        spans::end_call(
+            &tracing::Span::current(),
+            spans::Ending {
+                agent: record.agent.as_deref(),
+                verified: record.verified,
+                outcome: record.status.name(),
+                code: record.code.as_deref(),
+                args: &record.args,
+                error_type,
+            },
+        );
+        metrics::record_call(latency.as_secs_f64(), &record.tool, error_type);
+        self.recorder
+            .write(record)
+            .instrument(spans::stage("guard.record"))
+            .await;
         outcome
     }
 
@@ -160,15 +187,24 @@ impl Guard {
         };
         let agent = match identify
             .approved(&call.caller, &call.cancel, &call.client_gone)
+            .instrument(spans::stage("guard.identify"))
             .await
         {
             Ok(a) => seen.agent.insert(a).clone(),
             Err(r) => return Outcome::Refused(r),
         };
-        if let Err(r) = policy::check(&self.config.policy_for(&agent.name), &agent, &call.tool) {
+        let allowed = spans::stage("guard.policy")
+            .in_scope(|| policy::check(&self.config.policy_for(&agent.name), &agent, &call.tool));
+        if let Err(r) = allowed {
             return Outcome::Refused(r);
         }
-        let tool = match self.catalog.lookup(&call.tool).await {
+        // Waits, bounded, for upstreams still starting: worth its own span.
+        let found = self
+            .catalog
+            .lookup(&call.tool)
+            .instrument(spans::stage("guard.lookup"))
+            .await;
+        let tool = match found {
             Lookup::Found(t) => seen.tool.insert(t).clone(),
             Lookup::Unavailable(e) => return Outcome::UpstreamFailed(e),
             Lookup::Unknown => return Outcome::UnknownTool,
@@ -180,12 +216,19 @@ impl Guard {
             &tool,
             self.clock.now(),
         )
+        .instrument(spans::stage("guard.limit"))
         .await
         {
             Ok(p) => p,
             Err(r) => return Outcome::Refused(r),
         };
         execute::run(self, &agent, &tool, call, permit).await
+    }
+
+    /// `sent` as history, logs and spans name the tool: as sent when it is a
+    /// well-formed tool name with nothing personal in it, else hidden.
+    pub fn tool_label(&self, sent: &str) -> String {
+        tool_label(&self.recorder.redactor, sent)
     }
 
     /// The tools `agent` may call (policy applied).

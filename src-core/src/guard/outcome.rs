@@ -117,6 +117,18 @@ impl Outcome {
         }
     }
 
+    /// The span's `error.type`: `tool_error` when the tool itself reported an
+    /// error (as the MCP semantic conventions say), the JSON-RPC code for
+    /// protocol errors, else the error contract's code; none on success.
+    pub fn error_type(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Done(r) if r.is_error == Some(true) => Some("tool_error"),
+            Outcome::Done(_) => None,
+            Outcome::UnknownTool | Outcome::BadParams(_) => Some("-32602"),
+            other => other.code(),
+        }
+    }
+
     /// The error contract's `code` (none for a success or a tool's own error).
     pub fn code(&self) -> Option<&'static str> {
         match self {

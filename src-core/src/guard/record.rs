@@ -5,6 +5,7 @@
 use rmcp::model::JsonObject;
 
 use super::blocking;
+use super::call::Caller;
 use super::outcome::{Outcome, Refusal};
 use crate::store::{CallRecord, Store};
 use crate::telemetry::Redactor;
@@ -37,6 +38,24 @@ pub fn message(redactor: &Redactor, outcome: &Outcome, args: &JsonObject) -> Opt
         Outcome::UnknownTool => Some("no such tool".into()),
         Outcome::BadParams(m) => Some(redactor.message(m, args)),
     }
+}
+
+/// Who sent a bad token, for the history message (`bad_token from client
+/// "cursor"`) that names the source of auth failures: the client's cleaned
+/// name (else its executable's), hidden like a value when it looks personal.
+pub fn bad_token_message(redactor: &Redactor, caller: &Caller) -> String {
+    let name = super::identify::client_name(caller);
+    let raw = caller.client_name.as_deref().unwrap_or_default();
+    let label = if crate::telemetry::pii::has_pii(&name) || crate::telemetry::pii::has_pii(raw) {
+        format!(
+            "<client:{} #{}>",
+            name.chars().count(),
+            redactor.hash(&name)
+        )
+    } else {
+        name
+    };
+    format!("bad_token from client \"{label}\"")
 }
 
 impl Recorder {

@@ -1,7 +1,7 @@
 //! Who is calling and in which trace, read from one request: the process's
 //! token, `clientInfo` (from `initialize`, or the request's `_meta` on
-//! 2026-07-28, which has no handshake), the parent executable, and the W3C
-//! trace context in `_meta`.
+//! 2026-07-28, which has no handshake) and the parent executable. The trace
+//! context comes from `telemetry::spans`, which reads `_meta`.
 
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use rmcp::service::{RequestContext, RoleServer};
@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use crate::guard::{Call, Caller};
 use crate::home::EnvMap;
 use crate::telemetry::Redacted;
-use crate::telemetry::trace_id::{TraceParent, new_span_id, new_trace_id};
 
 /// What is fixed for the life of a `serve` process.
 #[derive(Clone, Debug, Default)]
@@ -58,46 +57,30 @@ pub fn caller(identity: &ProcessIdentity, ctx: &RequestContext<RoleServer>) -> C
     }
 }
 
-/// The trace id of a request and the context to pass on: the caller's
-/// `traceparent` when valid (one user request, one trace), else a new trace.
-pub fn trace(meta: &RequestMetaObject) -> (String, RequestMetaObject) {
-    let mut propagate = RequestMetaObject::new();
-    match meta.get_traceparent().and_then(TraceParent::parse) {
-        Some(parent) => {
-            propagate.set_traceparent(format!(
-                "00-{}-{}-{:02x}",
-                parent.trace_id, parent.parent_id, parent.flags
-            ));
-            if let Some(state) = meta.get_tracestate() {
-                propagate.set_tracestate(state.to_string());
-            }
-            (parent.trace_id, propagate)
-        }
-        None => {
-            let trace_id = new_trace_id();
-            propagate.set_traceparent(format!("00-{trace_id}-{}-01", new_span_id()));
-            (trace_id, propagate)
-        }
+/// The JSON-RPC id of the request in `ctx`, as text.
+pub fn request_id(ctx: &RequestContext<RoleServer>) -> String {
+    match &ctx.id {
+        rmcp::model::NumberOrString::Number(n) => n.to_string(),
+        rmcp::model::NumberOrString::String(s) => s.to_string(),
     }
 }
 
-/// A `Call` for the guard from one `tools/call` request.
+/// A `Call` for the guard from one `tools/call` request, in the trace
+/// `trace` (its id, and the context to pass on: see `telemetry::spans::server`).
 pub fn call(
     identity: &ProcessIdentity,
     req: CallToolRequestParams,
     ctx: &RequestContext<RoleServer>,
     client_gone: &CancellationToken,
+    trace: (String, RequestMetaObject),
 ) -> Call {
-    let (trace_id, propagate) = trace(&ctx.meta);
+    let (trace_id, propagate) = trace;
     let progress = ctx.meta.get_progress_token().map(|t| (ctx.peer.clone(), t));
     Call {
         caller: caller(identity, ctx),
         tool: req.name.to_string(),
         args: Redacted::new(req.arguments.unwrap_or_default()),
-        request_id: Some(match &ctx.id {
-            rmcp::model::NumberOrString::Number(n) => n.to_string(),
-            rmcp::model::NumberOrString::String(s) => s.to_string(),
-        }),
+        request_id: Some(request_id(ctx)),
         trace_id,
         propagate,
         cancel: ctx.ct.clone(),
@@ -109,25 +92,6 @@ pub fn call(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_valid_traceparent_keeps_its_trace() {
-        let mut meta = RequestMetaObject::new();
-        meta.set_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-        meta.set_tracestate("congo=t61rcWkgMzE");
-        let (id, out) = trace(&meta);
-        assert_eq!(id, "0af7651916cd43dd8448eb211c80319c");
-        assert_eq!(out.get_tracestate(), Some("congo=t61rcWkgMzE"));
-    }
-
-    #[test]
-    fn no_or_bad_traceparent_starts_a_new_trace() {
-        let mut meta = RequestMetaObject::new();
-        meta.set_traceparent("garbage");
-        let (id, out) = trace(&meta);
-        assert_eq!(id.len(), 32);
-        assert!(out.get_traceparent().unwrap().contains(&id));
-    }
 
     #[test]
     fn the_token_comes_from_the_environment_trimmed() {

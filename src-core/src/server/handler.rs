@@ -15,10 +15,13 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, ServerHandler};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::caller::{self, ProcessIdentity};
 use super::reply;
 use crate::guard::Guard;
+use crate::telemetry::propagate::Incoming;
+use crate::telemetry::spans;
 
 /// The protocol versions Gatehouse speaks.
 pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
@@ -86,9 +89,25 @@ impl ServerHandler for Handler {
         request: CallToolRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let call = caller::call(&self.identity, request, &ctx, &self.client_gone);
+        let label = self.guard.tool_label(&request.name);
+        let request_id = caller::request_id(&ctx);
+        let span = spans::server(
+            spans::ServerInfo {
+                tool: &label,
+                request_id: Some(&request_id),
+                protocol_version: ctx.protocol_version().as_ref().map(|v| v.as_str()),
+            },
+            Incoming::from_meta(&ctx.meta).as_ref(),
+        );
+        let call = caller::call(
+            &self.identity,
+            request,
+            &ctx,
+            &self.client_gone,
+            (span.trace_id, span.propagate),
+        );
         let tool = call.tool.clone();
-        let outcome = self.guard.handle(call).await;
+        let outcome = self.guard.handle(call).instrument(span.span).await;
         reply::to_mcp(outcome, &tool).map(CallToolResponse::Complete)
     }
 

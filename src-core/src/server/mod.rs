@@ -1,7 +1,8 @@
 //! The MCP server over any byte pipe: stdio in `serve`, an in-memory duplex
 //! in tests. `run` starts the upstreams (without waiting for them), answers
 //! the client through the guard, forwards upstream log messages and tool-list
-//! changes, and stops everything when the client hangs up or `shutdown` fires.
+//! changes, evaluates alerts in the background, and stops everything when
+//! the client hangs up or `shutdown` fires.
 // MCP logging is deprecated in 2026-07-28 (SEP-2577) but current clients and
 // upstreams (2025-06-18, 2025-11-25) use it, so Gatehouse still forwards it.
 #![allow(deprecated)]
@@ -103,6 +104,13 @@ where
     tokio::spawn(prune_history(
         deps.store.clone(),
         deps.clock.clone(),
+        deps.config.retention_days,
+        stop_upstreams.clone(),
+    ));
+    tokio::spawn(crate::alerts::watch::run(
+        deps.store.clone(),
+        deps.clock.clone(),
+        deps.config.alerts.clone(),
         deps.config.retention_days,
         stop_upstreams.clone(),
     ));

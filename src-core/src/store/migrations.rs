@@ -52,6 +52,22 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 2: alerts (one row per episode), and an index for the alert rules' history reads.
+    "
+    CREATE TABLE alerts (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind        TEXT NOT NULL CHECK (kind IN ('error_rate', 'latency_spike', 'budget_exhausted', 'auth_failures')),
+        subject     TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+        opened_ms   INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        resolved_ms INTEGER,
+        why         TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alerts_one_open ON alerts (kind, subject) WHERE state = 'open';
+    CREATE INDEX alerts_opened ON alerts (opened_ms);
+    CREATE INDEX history_status ON history (status, time_ms);
+    ",
 ];
 
 /// The schema version this build writes.

@@ -5,6 +5,7 @@
 //! inside one transaction.
 
 mod agents;
+mod alerts;
 mod buckets;
 mod checkpoint;
 mod history;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, NewAgent};
+pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};

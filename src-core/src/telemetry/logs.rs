@@ -14,6 +14,8 @@ use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::prelude::*;
 
+use super::otel::BoxedLayer;
+
 /// Logging in place for as long as it lives. Lines are written as they are
 /// logged, so there is nothing to flush; the guard keeps the API of writers
 /// that buffer.
@@ -42,6 +44,12 @@ fn not_noisy_rmcp(meta: &tracing::Metadata<'_>) -> bool {
     !meta.target().starts_with("rmcp") || *meta.level() <= Level::ERROR
 }
 
+/// Log lines are events: the spans of calls (which these layers never print)
+/// are left to the OpenTelemetry layer, so they cost no formatting here.
+fn for_logs(meta: &tracing::Metadata<'_>) -> bool {
+    not_noisy_rmcp(meta) && !(meta.is_span() && meta.target() == super::spans::TARGET)
+}
+
 fn filter(spec: Option<&str>, default: &str) -> Result<EnvFilter, LogError> {
     EnvFilter::builder()
         .parse(spec.filter(|s| !s.is_empty()).unwrap_or(default))
@@ -54,6 +62,16 @@ pub fn init_serve(
     logs_dir: &Path,
     keep_days: u32,
     spec: Option<&str>,
+) -> Result<LogGuard, LogError> {
+    init_serve_with(logs_dir, keep_days, spec, None)
+}
+
+/// As `init_serve`, plus `spans` (the OpenTelemetry layer, when traces are on).
+pub fn init_serve_with(
+    logs_dir: &Path,
+    keep_days: u32,
+    spec: Option<&str>,
+    spans: Option<BoxedLayer>,
 ) -> Result<LogGuard, LogError> {
     let dir_err = |e: &dyn std::fmt::Display| LogError::Dir {
         dir: logs_dir.display().to_string(),
@@ -74,15 +92,16 @@ pub fn init_serve(
         .with_span_list(false)
         .with_writer(appender)
         .with_filter(filter(spec, "info")?)
-        .with_filter(filter_fn(not_noisy_rmcp));
+        .with_filter(filter_fn(for_logs));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false)
         .with_filter(filter(None, "warn")?)
-        .with_filter(filter_fn(not_noisy_rmcp));
+        .with_filter(filter_fn(for_logs));
     // A second init (tests that run serve in-process) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
+        .with(spans)
         .with(file)
         .with(stderr)
         .try_init();

@@ -1,4 +1,5 @@
-//! One call to an upstream: sent with the caller's trace context in `_meta`,
+//! One call to an upstream, in its own CLIENT span: sent with that span's
+//! trace context in `_meta` (so the upstream's span is its child),
 //! its progress routed back to the caller's progress token, cancelled
 //! upstream when the caller cancels, bounded by the call timeout.
 
@@ -13,8 +14,10 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{UpState, Upstream, UpstreamError};
+use crate::telemetry::spans;
 
 /// What a forwarded call carries besides its arguments.
 pub struct Forward {
@@ -58,6 +61,26 @@ impl Upstream {
         start_wait: Duration,
         timeout: Duration,
     ) -> Result<CallToolResult, UpstreamError> {
+        let span = spans::upstream_request(self.name().as_str(), tool);
+        let result = self
+            .call_inner(tool, args, fwd, start_wait, timeout, &span)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            spans::fail(&span, e.error_type());
+        }
+        result
+    }
+
+    async fn call_inner(
+        &self,
+        tool: &str,
+        args: JsonObject,
+        mut fwd: Forward,
+        start_wait: Duration,
+        timeout: Duration,
+        span: &tracing::Span,
+    ) -> Result<CallToolResult, UpstreamError> {
         let name = self.name().to_string();
         let peer = match self.settled(start_wait).await {
             UpState::Up { peer, .. } => peer,
@@ -79,6 +102,8 @@ impl Upstream {
                 });
             }
         };
+        // The upstream's span is a child of this request's CLIENT span.
+        spans::propagate_from(span, &mut fwd.meta);
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
         let options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()

@@ -124,6 +124,17 @@ impl UpstreamError {
             || matches!(self, UpstreamError::Cancelled)
     }
 
+    /// The upstream request span's `error.type`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            UpstreamError::Unavailable { .. } => "unavailable",
+            UpstreamError::Timeout { .. } => "timeout",
+            UpstreamError::Closed { .. } => "closed",
+            UpstreamError::Rpc { .. } => "rpc_error",
+            UpstreamError::Cancelled => "cancelled",
+        }
+    }
+
     /// When the caller may retry, if known.
     pub fn retry_after_ms(&self) -> Option<i64> {
         match self {

@@ -1,0 +1,107 @@
+//! Alerts in a running `serve`: a background task that, at most every
+//! `check_every`, looks whether calls were recorded (one indexed read) or
+//! alerts are open, and if so, unless another process evaluated just now,
+//! evaluates the rules off the async threads. Opened alerts are logged as
+//! warnings (clients show `serve`'s stderr), resolved ones as info.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::AlertsConfig;
+use crate::store::{AlertChanges, Store, StoreError};
+
+/// How often resolved alerts past the retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
+
+/// What the last look found, so a quiet process does no work.
+#[derive(Default)]
+struct Seen {
+    last_call: Option<i64>,
+    open: bool,
+    pruned: Option<std::time::Instant>,
+}
+
+/// Runs until `stop`; does nothing when alerts are disabled.
+pub async fn run(
+    store: Store,
+    clock: SharedClock,
+    cfg: AlertsConfig,
+    retention_days: u32,
+    stop: CancellationToken,
+) {
+    if !cfg.enabled {
+        return;
+    }
+    let mut seen = Seen::default();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(cfg.check_every) => {}
+            () = stop.cancelled() => return,
+        }
+        let (s, c, config) = (store.clone(), clock.clone(), cfg.clone());
+        let (last_call, open) = (seen.last_call, seen.open);
+        let prune = seen.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+        let looked = tokio::task::spawn_blocking(move || {
+            look(&s, &c, &config, last_call, open, prune, retention_days)
+        })
+        .await;
+        match looked {
+            Ok(Ok(Some((id, changes, open_now)))) => {
+                seen.last_call = Some(id);
+                seen.open = open_now;
+                report(&changes);
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(target: "gatehouse::alerts", error = %e, "alerts could not be evaluated")
+            }
+            Err(e) => {
+                tracing::warn!(target: "gatehouse::alerts", error = %e, "alerts could not be evaluated")
+            }
+        }
+        if prune {
+            seen.pruned = Some(std::time::Instant::now());
+        }
+    }
+}
+
+/// One look: `None` when there was nothing to do.
+fn look(
+    store: &Store,
+    clock: &SharedClock,
+    cfg: &AlertsConfig,
+    last_call: Option<i64>,
+    open: bool,
+    prune: bool,
+    retention_days: u32,
+) -> Result<Option<(i64, AlertChanges, bool)>, StoreError> {
+    let now = clock.now();
+    if prune {
+        store.prune_alerts(now.plus(-i64::from(retention_days) * 86_400_000))?;
+    }
+    let id = store.last_call_id()?;
+    if last_call == Some(id) && !open {
+        return Ok(None);
+    }
+    if store
+        .alerts_checked()?
+        .is_some_and(|t| now.saturating_since(t) < cfg.check_every.as_millis() as i64)
+    {
+        // Another process evaluated a moment ago; look again next time.
+        return Ok(None);
+    }
+    let changes = super::evaluate(store, cfg, now)?;
+    let open_now = !store.alerts(now)?.iter().all(|a| a.state != "open");
+    Ok(Some((id, changes, open_now)))
+}
+
+fn report(changes: &AlertChanges) {
+    for a in &changes.opened {
+        tracing::warn!(target: "gatehouse::alerts", kind = %a.kind, subject = %a.subject, "alert: {}", a.why);
+    }
+    for a in &changes.resolved {
+        tracing::info!(target: "gatehouse::alerts", kind = %a.kind, subject = %a.subject, "alert resolved: {}", a.why);
+    }
+}
