@@ -22,6 +22,21 @@ pub async fn run(
 ) -> Outcome {
     match &tool.kind {
         ToolKind::Budgets => run_budgets(guard, agent, call.args.into_inner()).await,
+        ToolKind::Api(provider) => match guard.catalog.accounts() {
+            Some(accounts) => {
+                crate::tools::account::run(
+                    accounts,
+                    *provider,
+                    tool.name.local(),
+                    call.args.into_inner(),
+                    &call.propagate,
+                )
+                .await
+            }
+            None => Outcome::Refused(Refusal::Denied(crate::guard::DenyReason::NotConnected {
+                provider: provider.name().into(),
+            })),
+        },
         ToolKind::Upstream(name) => {
             let Some(up) = guard.catalog.upstreams().get(name.as_str()) else {
                 return Outcome::UpstreamFailed(UpstreamError::Unavailable {

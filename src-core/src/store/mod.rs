@@ -6,7 +6,9 @@
 
 mod agents;
 mod buckets;
+mod connections;
 mod history;
+mod leases;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, NewAgent};
 pub use buckets::BucketRow;
+pub use connections::{ConnectionRow, ConnectionState};
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};
+pub use leases::Lease;
 
 /// How long one statement waits for another process's lock before the store
 /// gives up and the guard refuses the call (fail closed).

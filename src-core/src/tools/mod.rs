@@ -2,17 +2,24 @@
 //! tools under `<upstream>__<tool>`. The catalog lists and looks them up; the
 //! guard decides who may call them.
 
+pub mod account;
+pub mod api;
 pub mod budgets;
+pub mod github;
+pub mod gmail;
+mod mime;
 mod name;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rmcp::model::{JsonObject, Tool};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use schemars::JsonSchema;
 use serde_json::Value;
 
 pub use name::{BadName, RESERVED_PREFIXES, ToolName, ToolPattern, UpstreamName};
 
+use crate::oauth::{Accounts, Provider};
 use crate::telemetry::SafeFields;
 use crate::upstream::{UpState, UpstreamError, Upstreams};
 
@@ -23,6 +30,43 @@ pub enum ToolKind {
     Budgets,
     /// A tool of an upstream MCP server.
     Upstream(UpstreamName),
+    /// A GitHub or Gmail tool on the user's connected account.
+    Api(Provider),
+}
+
+/// The JSON schema of `T` as a tool's input schema (no `$schema`/title noise).
+pub fn schema_of<T: JsonSchema>() -> JsonObject {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T))
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    for meta in ["$schema", "title", "description"] {
+        schema.remove(meta);
+    }
+    schema
+}
+
+/// A built-in tool's entry, its schema from `T`.
+pub fn builtin<T: JsonSchema>(name: &str, description: &str, read_only: bool, kind: ToolKind) -> ToolEntry {
+    let schema = schema_of::<T>();
+    let annotations = ToolAnnotations::new()
+        .read_only(read_only)
+        .destructive(false)
+        .open_world(true);
+    ToolEntry {
+        name: ToolName::parse(name).expect("valid built-in name"),
+        safe: Arc::new(safe_fields(&schema)),
+        tool: Tool::new(name.to_string(), description.to_string(), Arc::new(schema)).with_annotations(annotations),
+        kind,
+    }
+}
+
+/// The tools a connected account brings.
+fn account_tools(provider: Provider) -> Vec<ToolEntry> {
+    match provider {
+        Provider::GitHub => github::entries(),
+        Provider::Google => gmail::entries(),
+    }
 }
 
 /// One callable tool, as agents see it.
@@ -86,6 +130,8 @@ fn entry_for(prefix: &UpstreamName, tool: &Tool) -> Option<ToolEntry> {
 pub struct Catalog {
     upstreams: Upstreams,
     builtins: Arc<Vec<ToolEntry>>,
+    /// Connected accounts, whose GitHub and Gmail tools are listed while connected.
+    accounts: Option<Accounts>,
 }
 
 impl Catalog {
@@ -94,6 +140,32 @@ impl Catalog {
         Self {
             upstreams,
             builtins: Arc::new(vec![budgets::entry()]),
+            accounts: None,
+        }
+    }
+
+    /// Adds the GitHub and Gmail tools of the accounts connected in `accounts`.
+    pub fn with_accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// The connected accounts, if this catalog offers their tools.
+    pub fn accounts(&self) -> Option<&Accounts> {
+        self.accounts.as_ref()
+    }
+
+    /// Providers whose tools are listed now; a store that can't answer lists none.
+    async fn connected(&self) -> Vec<Provider> {
+        let Some(a) = &self.accounts else {
+            return Vec::new();
+        };
+        match a.listed().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "tools/list: connected accounts could not be read; their tools are left out");
+                Vec::new()
+            }
         }
     }
 
@@ -109,6 +181,9 @@ impl Catalog {
             .settled(self.upstreams.settings().upstream_start)
             .await;
         let mut out: Vec<ToolEntry> = self.builtins.to_vec();
+        for p in self.connected().await {
+            out.extend(account_tools(p));
+        }
         for up in self.upstreams.all() {
             match up.state() {
                 UpState::Up { tools, .. } => {
@@ -133,6 +208,15 @@ impl Catalog {
         let Ok(tool) = ToolName::parse(name) else {
             return Lookup::Unknown;
         };
+        if let Some(p) = Provider::ALL.into_iter().find(|p| p.tool_prefix() == tool.prefix()) {
+            if !self.connected().await.contains(&p) {
+                return Lookup::Unknown;
+            }
+            return account_tools(p)
+                .into_iter()
+                .find(|t| t.name.as_str() == name)
+                .map_or(Lookup::Unknown, Lookup::Found);
+        }
         let Some(up) = self.upstreams.get(tool.prefix()) else {
             return Lookup::Unknown;
         };
