@@ -184,35 +184,73 @@ async fn keychain_checks(config: &Config, store: Option<&Store>) -> Vec<Check> {
             "keychain",
             Level::Warn,
             "OAuth tokens go to the kernel keyutils keyring (no Secret Service answers): they are lost at reboot",
-            Some("run inside a desktop session with a Secret Service (GNOME Keyring, KWallet), or accept reconnecting after a reboot"),
+            Some(
+                "run inside a desktop session with a Secret Service (GNOME Keyring, KWallet), or accept reconnecting after a reboot",
+            ),
         ),
-        Ok(kind) => check("keychain", Level::Ok, format!("OAuth tokens go to {}", kind.describe()), None),
+        Ok(kind) => check(
+            "keychain",
+            Level::Ok,
+            format!("OAuth tokens go to {}", kind.describe()),
+            None,
+        ),
         Err(e) => check(
             "keychain",
             // Without connected accounts nothing needs the keychain yet.
-            if rows.is_empty() { Level::Warn } else { Level::Fail },
+            if rows.is_empty() {
+                Level::Warn
+            } else {
+                Level::Fail
+            },
             e.to_string(),
-            Some("unlock or start your keyring (see docs/configuration.md, [secrets]); Gatehouse never stores tokens in a file"),
+            Some(
+                "unlock or start your keyring (see docs/configuration.md, [secrets]); Gatehouse never stores tokens in a file",
+            ),
         ),
     }];
     for row in rows {
         let name = format!("connection {}", row.provider);
         let Some(kind) = StoreKind::parse(&row.secret_store) else {
-            out.push(check(&name, Level::Fail, format!("unknown keychain \"{}\"", row.secret_store), Some("reconnect it")));
+            out.push(check(
+                &name,
+                Level::Fail,
+                format!("unknown keychain \"{}\"", row.secret_store),
+                Some("reconnect it"),
+            ));
             continue;
         };
         let fix = format!("run `gatehouse connect {}`", row.provider);
-        out.push(match (row.state, secrets.get(kind, &row.secret_key).await) {
-            (ConnectionState::NeedsReconnect, _) => check(
-                &name,
-                Level::Warn,
-                format!("needs reconnecting: {}", row.state_reason.unwrap_or_default()),
-                Some(&fix),
-            ),
-            (_, Ok(Some(_))) => check(&name, Level::Ok, format!("tokens found in {}", kind.describe()), None),
-            (_, Ok(None)) => check(&name, Level::Fail, format!("its tokens are missing from {}", kind.describe()), Some(&fix)),
-            (_, Err(e)) => check(&name, Level::Fail, e.to_string(), Some("unlock the keychain")),
-        });
+        out.push(
+            match (row.state, secrets.get(kind, &row.secret_key).await) {
+                (ConnectionState::NeedsReconnect, _) => check(
+                    &name,
+                    Level::Warn,
+                    format!(
+                        "needs reconnecting: {}",
+                        row.state_reason.unwrap_or_default()
+                    ),
+                    Some(&fix),
+                ),
+                (_, Ok(Some(_))) => check(
+                    &name,
+                    Level::Ok,
+                    format!("tokens found in {}", kind.describe()),
+                    None,
+                ),
+                (_, Ok(None)) => check(
+                    &name,
+                    Level::Fail,
+                    format!("its tokens are missing from {}", kind.describe()),
+                    Some(&fix),
+                ),
+                (_, Err(e)) => check(
+                    &name,
+                    Level::Fail,
+                    e.to_string(),
+                    Some("unlock the keychain"),
+                ),
+            },
+        );
     }
     out
 }

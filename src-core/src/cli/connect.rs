@@ -52,7 +52,8 @@ pub struct ConnectionsArgs {
 }
 
 fn provider(name: &str) -> Result<Provider> {
-    Provider::parse(name).ok_or_else(|| anyhow!("unknown provider \"{name}\": use `github` or `google`"))
+    Provider::parse(name)
+        .ok_or_else(|| anyhow!("unknown provider \"{name}\": use `github` or `google`"))
 }
 
 fn accounts(ctx: &Ctx) -> Result<Accounts> {
@@ -75,7 +76,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
     let provider = provider(&a.provider)?;
     let accounts = accounts(ctx)?;
-    let flow = if a.device { Flow::Device } else { Flow::Browser };
+    let flow = if a.device {
+        Flow::Device
+    } else {
+        Flow::Browser
+    };
     let over = ClientOverride {
         client_id: a.client_id,
         client_secret: a.client_secret.map(Redacted::new),
@@ -84,13 +89,20 @@ pub fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
     let env = ctx.env.clone();
     let progress = move |p: Progress| match p {
         Progress::OpenBrowser { url, redirect } => {
-            eprintln!("Open this URL in your browser to connect {}:\n\n  {url}\n", provider.title());
+            eprintln!(
+                "Open this URL in your browser to connect {}:\n\n  {url}\n",
+                provider.title()
+            );
             eprintln!("Waiting for the browser to come back to {redirect} ...");
             if open && !super::browser::open(&url, &env) {
                 eprintln!("(no browser could be opened here: copy the URL into one)");
             }
         }
-        Progress::DeviceCode { verification_uri, user_code, expires_in } => {
+        Progress::DeviceCode {
+            verification_uri,
+            user_code,
+            expires_in,
+        } => {
             eprintln!(
                 "On any device, open {verification_uri} and enter the code:\n\n  {user_code}\n\n(valid for {} minutes) Waiting ...",
                 expires_in.as_secs() / 60
@@ -142,7 +154,9 @@ pub fn connections(ctx: &Ctx, a: ConnectionsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        println!("No accounts connected. Run `gatehouse connect github` or `gatehouse connect google`.");
+        println!(
+            "No accounts connected. Run `gatehouse connect github` or `gatehouse connect google`."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = list
@@ -163,7 +177,17 @@ pub fn connections(ctx: &Ctx, a: ConnectionsArgs) -> Result<ExitCode> {
         .collect();
     println!(
         "{}",
-        table::render(&["PROVIDER", "ACCOUNT", "STATE", "TOKEN EXPIRES", "KEYCHAIN", "SCOPES"], &rows)
+        table::render(
+            &[
+                "PROVIDER",
+                "ACCOUNT",
+                "STATE",
+                "TOKEN EXPIRES",
+                "KEYCHAIN",
+                "SCOPES"
+            ],
+            &rows
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

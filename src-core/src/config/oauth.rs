@@ -168,9 +168,10 @@ fn provider(src: &Source<'_>, raw: &Option<RawProvider>) -> Result<ProviderLayer
     };
     let redirect_port = match &p.redirect_port {
         None => None,
-        Some(v) => Some(u16::try_from(*v.get_ref()).map_err(|_| {
-            src.invalid(Some(v.span()), "use a port from 0 (random) to 65535")
-        })?),
+        Some(v) => Some(
+            u16::try_from(*v.get_ref())
+                .map_err(|_| src.invalid(Some(v.span()), "use a port from 0 (random) to 65535"))?,
+        ),
     };
     Ok(ProviderLayer {
         client_id: text(src, &p.client_id)?,

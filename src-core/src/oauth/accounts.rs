@@ -123,6 +123,9 @@ pub struct Disconnected {
     pub keychain_deleted: bool,
 }
 
+/// Tokens in process memory: (keychain entry, generation, tokens).
+pub(super) type Cached = (String, i64, Tokens);
+
 /// The accounts Gatehouse holds tokens for. Cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
@@ -131,13 +134,16 @@ pub struct Accounts {
     pub(super) config: Arc<OAuthConfig>,
     pub(super) clock: SharedClock,
     pub(super) http: reqwest::Client,
-    /// Tokens read from the keychain, by provider, with the generation they belong to.
-    pub(super) cache: Arc<Mutex<HashMap<Provider, (i64, Tokens)>>>,
+    /// Tokens read from the keychain, by provider, with the keychain entry and
+    /// generation they belong to (a reconnect starts a new entry at generation 0).
+    pub(super) cache: Arc<Mutex<HashMap<Provider, Cached>>>,
 }
 
 impl std::fmt::Debug for Accounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accounts").field("secrets", &self.secrets).finish()
+        f.debug_struct("Accounts")
+            .field("secrets", &self.secrets)
+            .finish()
     }
 }
 
@@ -157,7 +163,12 @@ fn random_hex(bytes: usize) -> String {
 
 impl Accounts {
     /// Accounts kept in `store` (metadata) and `secrets` (tokens).
-    pub fn new(store: Store, secrets: Secrets, config: Arc<OAuthConfig>, clock: SharedClock) -> Self {
+    pub fn new(
+        store: Store,
+        secrets: Secrets,
+        config: Arc<OAuthConfig>,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             store,
             secrets,
@@ -188,7 +199,12 @@ impl Accounts {
         &self.secrets
     }
 
-    pub(super) fn creds(&self, provider: Provider, client_id: &str, secret: Option<Redacted<String>>) -> Creds {
+    pub(super) fn creds(
+        &self,
+        provider: Provider,
+        client_id: &str,
+        secret: Option<Redacted<String>>,
+    ) -> Creds {
         let cfg = provider.config(&self.config);
         Creds {
             client_id: client_id.to_string(),
@@ -241,12 +257,24 @@ impl Accounts {
         let creds = self.creds(provider, &client_id, over.client_secret.clone());
         let timeout = self.config.callback_timeout;
         let granted = match flow {
-            Flow::Browser => authorize::run(&self.http, provider, &cfg, &creds, timeout, progress).await?,
-            Flow::Device => device::run(&self.http, provider, &cfg, &creds, timeout, progress).await?,
+            Flow::Browser => {
+                authorize::run(&self.http, provider, &cfg, &creds, timeout, progress).await?
+            }
+            Flow::Device => {
+                device::run(&self.http, provider, &cfg, &creds, timeout, progress).await?
+            }
         };
         let account = self.account_name(provider, &granted.tokens.access).await;
         let row = self
-            .save(provider, kind, &client_id, &cfg.scopes, granted, over.client_secret, account)
+            .save(
+                provider,
+                kind,
+                &client_id,
+                &cfg.scopes,
+                granted,
+                over.client_secret,
+                account,
+            )
             .await?;
         progress(Progress::Saved);
         Ok(ConnectionView::new(&row))
@@ -322,11 +350,17 @@ impl Accounts {
             .await
             .ok()?;
         if !resp.status().is_success() {
-            tracing::warn!(status = resp.status().as_u16(), provider = provider.name(), "could not read the connected account's name");
+            tracing::warn!(
+                status = resp.status().as_u16(),
+                provider = provider.name(),
+                "could not read the connected account's name"
+            );
             return None;
         }
         let v: Value = resp.json().await.ok()?;
-        v.get(field)?.as_str().map(|s| crate::telemetry::redact::truncate(s, 200))
+        v.get(field)?
+            .as_str()
+            .map(|s| crate::telemetry::redact::truncate(s, 200))
     }
 
     /// Revokes the grant at the provider where it can, deletes the keychain
@@ -347,9 +381,16 @@ impl Accounts {
                 .and_then(|r| Tokens::from_record(&r).ok()),
             None => None,
         };
-        let creds = self.creds(provider, &row.client_id, tokens.as_ref().and_then(|t| t.client_secret.clone()));
+        let creds = self.creds(
+            provider,
+            &row.client_id,
+            tokens.as_ref().and_then(|t| t.client_secret.clone()),
+        );
         let (revoked, revocation) = match (&tokens, &creds.revoke_url) {
-            (None, _) => (false, "no tokens were left in the keychain to revoke".to_string()),
+            (None, _) => (
+                false,
+                "no tokens were left in the keychain to revoke".to_string(),
+            ),
             (Some(_), None) => (
                 false,
                 format!(
@@ -360,7 +401,14 @@ impl Accounts {
             ),
             (Some(t), Some(_)) => match endpoint::revoke(&self.http, &creds, t).await {
                 Ok(()) => (true, format!("{} revoked the grant", provider.title())),
-                Err(f) => (false, format!("{}'s revocation endpoint {}", provider.title(), f.describe())),
+                Err(f) => (
+                    false,
+                    format!(
+                        "{}'s revocation endpoint {}",
+                        provider.title(),
+                        f.describe()
+                    ),
+                ),
             },
         };
         if let Some(k) = kind {

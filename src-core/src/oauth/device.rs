@@ -52,7 +52,10 @@ pub async fn run(
     let resp = http
         .post(device_url.clone())
         .header("Accept", "application/json")
-        .form(&[("client_id", creds.client_id.as_str()), ("scope", scope.as_str())])
+        .form(&[
+            ("client_id", creds.client_id.as_str()),
+            ("scope", scope.as_str()),
+        ])
         .send()
         .await
         .map_err(|e| unreachable(provider, "device endpoint", &e))?;
@@ -85,7 +88,10 @@ pub async fn run(
         let mut form = vec![
             ("client_id", creds.client_id.clone()),
             ("device_code", device_code.expose().clone()),
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code".to_string()),
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:device_code".to_string(),
+            ),
         ];
         if let Some(s) = &creds.client_secret {
             form.push(("client_secret", s.expose().clone()));
@@ -114,12 +120,20 @@ pub async fn run(
                     continue;
                 }
                 "expired_token" => return Err(OAuthError::TimedOut { waited }),
-                _ => return Err(OAuthError::Refused { provider, error, description }),
+                _ => {
+                    return Err(OAuthError::Refused {
+                        provider,
+                        error,
+                        description,
+                    });
+                }
             }
         }
         return granted(&body).ok_or_else(|| OAuthError::TokenEndpoint {
             provider,
-            what: format!("answered HTTP {status} with something that is not an OAuth token response"),
+            what: format!(
+                "answered HTTP {status} with something that is not an OAuth token response"
+            ),
         });
     }
 }
@@ -129,7 +143,12 @@ fn error_of(body: &[u8]) -> Option<(String, Option<String>)> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let clean = |s: &str| crate::telemetry::redact::truncate(&crate::telemetry::pii::scrub(s), 200);
     let e = v.get("error")?.as_str()?;
-    Some((clean(e), v.get("error_description").and_then(Value::as_str).map(clean)))
+    Some((
+        clean(e),
+        v.get("error_description")
+            .and_then(Value::as_str)
+            .map(clean),
+    ))
 }
 
 fn granted(body: &[u8]) -> Option<Granted> {

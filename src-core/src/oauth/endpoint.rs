@@ -9,8 +9,7 @@ use std::time::Duration;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, ErrorResponse, HttpClientError,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl,
-    StandardRevocableToken, TokenResponse, TokenUrl,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
 };
 use serde_json::Value;
 use url::Url;
@@ -44,7 +43,9 @@ pub struct Creds {
 }
 
 impl Creds {
-    fn client(&self) -> BasicClient<
+    fn client(
+        &self,
+    ) -> BasicClient<
         oauth2::EndpointNotSet,
         oauth2::EndpointNotSet,
         oauth2::EndpointNotSet,
@@ -147,7 +148,10 @@ fn failure<TE: ErrorResponse + 'static>(e: TokenError<TE>) -> Failure {
             status: None,
         },
         RequestTokenError::Other(what) => Failure::Garbage {
-            what: format!("answered unexpectedly: {}", crate::telemetry::redact::truncate(&what, 200)),
+            what: format!(
+                "answered unexpectedly: {}",
+                crate::telemetry::redact::truncate(&what, 200)
+            ),
         },
     }
 }
@@ -170,7 +174,11 @@ pub fn reqwest_reason(e: &reqwest::Error) -> String {
     crate::telemetry::redact::truncate(&msg, 300)
 }
 
-fn granted(r: &BasicTokenResponse, keep_refresh: Option<&Redacted<String>>, secret: Option<Redacted<String>>) -> Granted {
+fn granted(
+    r: &BasicTokenResponse,
+    keep_refresh: Option<&Redacted<String>>,
+    secret: Option<Redacted<String>>,
+) -> Granted {
     Granted {
         tokens: Tokens {
             access: Redacted::new(r.access_token().secret().clone()),
@@ -182,9 +190,14 @@ fn granted(r: &BasicTokenResponse, keep_refresh: Option<&Redacted<String>>, secr
             client_secret: secret,
         },
         expires_in: r.expires_in(),
-        scopes: r
-            .scopes()
-            .map(|s| s.iter().map(|s| s.as_str().to_string()).collect()),
+        // GitHub separates granted scopes with commas, RFC 6749 with spaces.
+        scopes: r.scopes().map(|s| {
+            s.iter()
+                .flat_map(|s| s.split(','))
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }),
     }
 }
 
@@ -218,7 +231,11 @@ pub async fn exchange_code(
 }
 
 /// Spends `tokens.refresh` for new tokens.
-pub async fn refresh(http: &reqwest::Client, creds: &Creds, tokens: &Tokens) -> Result<Granted, Failure> {
+pub async fn refresh(
+    http: &reqwest::Client,
+    creds: &Creds,
+    tokens: &Tokens,
+) -> Result<Granted, Failure> {
     let Some(rt) = &tokens.refresh else {
         return Err(Failure::Rejected {
             error: "no_refresh_token".into(),
@@ -236,7 +253,9 @@ pub async fn refresh(http: &reqwest::Client, creds: &Creds, tokens: &Tokens) -> 
 }
 
 /// Revokes `tokens` at the provider's RFC 7009 endpoint: the refresh token
-/// (which ends the grant) when there is one, else the access token.
+/// (which ends the grant) when there is one, else the access token. Written
+/// by hand because the `oauth2` crate refuses non-https revocation URLs,
+/// and `http://127.0.0.1` is how tests (and local providers) are reached.
 pub async fn revoke(http: &reqwest::Client, creds: &Creds, tokens: &Tokens) -> Result<(), Failure> {
     let Some(url) = &creds.revoke_url else {
         return Err(Failure::Unreachable {
@@ -244,19 +263,40 @@ pub async fn revoke(http: &reqwest::Client, creds: &Creds, tokens: &Tokens) -> R
             status: None,
         });
     };
-    let token = match &tokens.refresh {
-        Some(r) => StandardRevocableToken::RefreshToken(RefreshToken::new(r.expose().clone())),
-        None => StandardRevocableToken::AccessToken(oauth2::AccessToken::new(
-            tokens.access.expose().clone(),
-        )),
+    let (token, hint) = match &tokens.refresh {
+        Some(r) => (r, "refresh_token"),
+        None => (&tokens.access, "access_token"),
     };
-    let client = creds
-        .client()
-        .set_revocation_url(RevocationUrl::from_url(url.clone()));
-    let request = client
-        .revoke_token(token)
-        .map_err(|e| Failure::Garbage { what: e.to_string() })?;
-    request.request_async(http).await.map_err(failure)
+    let mut form = vec![
+        ("token", token.expose().as_str()),
+        ("token_type_hint", hint),
+        ("client_id", creds.client_id.as_str()),
+    ];
+    if let Some(s) = &creds.client_secret {
+        form.push(("client_secret", s.expose().as_str()));
+    }
+    let resp = http
+        .post(url.clone())
+        .header("Accept", "application/json")
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| Failure::Unreachable {
+            reason: reqwest_reason(&e),
+            status: None,
+        })?;
+    let status = resp.status().as_u16();
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    let body = resp.bytes().await.unwrap_or_default();
+    Err(match oauth_error(&body) {
+        Some((error, description)) => Failure::Rejected { error, description },
+        None => Failure::Unreachable {
+            reason: format!("HTTP {status}"),
+            status: Some(status),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -275,10 +315,19 @@ mod tests {
 
     #[test]
     fn rejected_grants_are_told_apart_from_other_failures() {
-        let f = |e: &str| Failure::Rejected { error: e.into(), description: None };
+        let f = |e: &str| Failure::Rejected {
+            error: e.into(),
+            description: None,
+        };
         assert!(f("invalid_grant").grant_rejected());
         assert!(f("bad_refresh_token").grant_rejected());
         assert!(!f("temporarily_unavailable").grant_rejected());
-        assert!(!Failure::Unreachable { reason: "x".into(), status: Some(503) }.grant_rejected());
+        assert!(
+            !Failure::Unreachable {
+                reason: "x".into(),
+                status: Some(503)
+            }
+            .grant_rejected()
+        );
     }
 }

@@ -44,7 +44,9 @@ pub enum OAuthError {
     )]
     StateMismatch,
     /// The callback carried no code.
-    #[error("the browser came back without an authorization code; nothing was stored: run `gatehouse connect` again")]
+    #[error(
+        "the browser came back without an authorization code; nothing was stored: run `gatehouse connect` again"
+    )]
     MissingCode,
     /// The provider (or the user) refused the authorization.
     #[error("{} refused the authorization: {error}{}; nothing was stored", provider.title(), describe(description))]

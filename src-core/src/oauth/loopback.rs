@@ -22,12 +22,13 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// Binds 127.0.0.1:`port` (0: a random free port); returns the listener and its redirect URL.
 pub async fn bind(port: u16) -> Result<(TcpListener, Url), OAuthError> {
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| OAuthError::Listen {
-            port,
-            reason: e.to_string(),
-        })?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|e| OAuthError::Listen {
+                port,
+                reason: e.to_string(),
+            })?;
     let actual = listener
         .local_addr()
         .map_err(|e| OAuthError::Listen {
@@ -82,7 +83,13 @@ async fn handle(
         })
         .unwrap_or("");
     let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
-        respond(&mut stream, 400, "Bad request", "This is not a sign-in callback.").await;
+        respond(
+            &mut stream,
+            400,
+            "Bad request",
+            "This is not a sign-in callback.",
+        )
+        .await;
         return None;
     };
     if url.path() != CALLBACK_PATH {
@@ -98,7 +105,8 @@ async fn handle(
     let result = if !bool::from(given.as_bytes().ct_eq(state.as_bytes())) {
         Err(OAuthError::StateMismatch)
     } else if let Some(error) = param("error") {
-        let clean = |s: &str| crate::telemetry::redact::truncate(&crate::telemetry::pii::scrub(s), 200);
+        let clean =
+            |s: &str| crate::telemetry::redact::truncate(&crate::telemetry::pii::scrub(s), 200);
         Err(OAuthError::Refused {
             provider,
             error: clean(&error),

@@ -75,7 +75,8 @@ impl Accounts {
             let holder = format!("{}-{:x}", std::process::id(), rand_u64());
             let lease_name = format!("oauth-refresh:{}", provider.name());
             let store = self.store.clone();
-            let lease = blocking(move || store.try_lease(&lease_name, &holder, now, LEASE_TTL_MS)).await?;
+            let lease =
+                blocking(move || store.try_lease(&lease_name, &holder, now, LEASE_TTL_MS)).await?;
             match lease {
                 Some(lease) => {
                     let step = self.refresh_holding(provider, &row).await;
@@ -133,13 +134,20 @@ impl Accounts {
 
     /// The tokens of `row`, from the cache when it holds this generation.
     async fn tokens(&self, provider: Provider, row: &ConnectionRow) -> Result<Tokens, AccessError> {
-        if let Some((g, t)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&provider)
+        if let Some((k, g, t)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&provider)
             && *g == row.generation
+            && *k == row.secret_key
         {
             return Ok(t.clone());
         }
         let Some(kind) = StoreKind::parse(&row.secret_store) else {
-            return Err(self.needs_reconnect(provider, row, "its keychain is unknown to this Gatehouse").await);
+            return Err(self
+                .needs_reconnect(provider, row, "its keychain is unknown to this Gatehouse")
+                .await);
         };
         let record = self.secrets.get(kind, &row.secret_key).await?;
         let Some(tokens) = record.and_then(|r| Tokens::from_record(&r).ok()) else {
@@ -150,14 +158,18 @@ impl Accounts {
             };
             return Err(self.needs_reconnect(provider, row, why).await);
         };
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(provider, (row.generation, tokens.clone()));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            provider,
+            (row.secret_key.clone(), row.generation, tokens.clone()),
+        );
         Ok(tokens)
     }
 
-    async fn read(&self, provider: Provider, row: &ConnectionRow) -> Result<AccessToken, AccessError> {
+    async fn read(
+        &self,
+        provider: Provider,
+        row: &ConnectionRow,
+    ) -> Result<AccessToken, AccessError> {
         let t = self.tokens(provider, row).await?;
         Ok(AccessToken {
             token: t.access,
@@ -167,7 +179,11 @@ impl Accounts {
 
     /// Refreshes while holding the lease. The row is read again first: the
     /// previous holder may have refreshed between our read and our lease.
-    async fn refresh_holding(&self, provider: Provider, seen: &ConnectionRow) -> Result<Step, AccessError> {
+    async fn refresh_holding(
+        &self,
+        provider: Provider,
+        seen: &ConnectionRow,
+    ) -> Result<Step, AccessError> {
         let row = self.row(provider).await?;
         if row.generation != seen.generation {
             return Ok(Step::Again);
@@ -177,7 +193,11 @@ impl Accounts {
         let granted = match endpoint::refresh(&self.http, &creds, &tokens).await {
             Ok(g) => g,
             Err(f) if f.grant_rejected() => {
-                let why = format!("{}'s token endpoint {} to the refresh token", provider.title(), f.describe());
+                let why = format!(
+                    "{}'s token endpoint {} to the refresh token",
+                    provider.title(),
+                    f.describe()
+                );
                 return Err(self.needs_reconnect(provider, &row, &why).await);
             }
             Err(f) => {
@@ -206,16 +226,23 @@ impl Accounts {
         let refreshable = granted.tokens.refresh.is_some();
         let store = self.store.clone();
         let (gen_before, name) = (row.generation, provider.name());
-        let applied = blocking(move || store.record_refresh(name, gen_before, expires, &scopes, refreshable, now)).await?;
+        let applied = blocking(move || {
+            store.record_refresh(name, gen_before, expires, &scopes, refreshable, now)
+        })
+        .await?;
         if !applied {
             // Only a holder of the lease refreshes; the row moved anyway (a disconnect or reconnect).
             self.forget(provider);
             return Ok(Step::Again);
         }
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(provider, (gen_before + 1, granted.tokens.clone()));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            provider,
+            (
+                row.secret_key.clone(),
+                gen_before + 1,
+                granted.tokens.clone(),
+            ),
+        );
         tracing::info!(provider = name, "access token refreshed");
         Ok(Step::Done(AccessToken {
             token: granted.tokens.access,
@@ -224,11 +251,22 @@ impl Accounts {
     }
 
     /// Marks the connection as needing reconnection and returns the error calls get.
-    async fn needs_reconnect(&self, provider: Provider, row: &ConnectionRow, why: &str) -> AccessError {
-        tracing::warn!(provider = provider.name(), reason = why, "the connection needs to be reconnected");
+    async fn needs_reconnect(
+        &self,
+        provider: Provider,
+        row: &ConnectionRow,
+        why: &str,
+    ) -> AccessError {
+        tracing::warn!(
+            provider = provider.name(),
+            reason = why,
+            "the connection needs to be reconnected"
+        );
         let store = self.store.clone();
         let (name, generation, reason) = (provider.name(), row.generation, why.to_string());
-        if let Err(e) = blocking(move || store.mark_needs_reconnect(name, generation, &reason)).await {
+        if let Err(e) =
+            blocking(move || store.mark_needs_reconnect(name, generation, &reason)).await
+        {
             return AccessError::Store(e);
         }
         self.forget(provider);

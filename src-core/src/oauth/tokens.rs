@@ -81,7 +81,10 @@ mod tests {
         };
         assert_eq!(Tokens::from_record(&t.to_record()).unwrap(), t);
         let shown = format!("{t:?} {}", t.to_record());
-        assert!(!shown.contains("ghu_access") && !shown.contains("ghr_refresh"), "{shown}");
+        assert!(
+            !shown.contains("ghu_access") && !shown.contains("ghr_refresh"),
+            "{shown}"
+        );
         assert!(Tokens::from_record(&Redacted::new("{}".into())).is_err());
         assert!(Tokens::from_record(&Redacted::new("not json".into())).is_err());
     }

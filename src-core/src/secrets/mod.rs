@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use keyring_core::{CredentialStore, Entry};
 
+use system::prepare_thread;
 pub use system::system_opener;
 
 use crate::telemetry::Redacted;
@@ -132,7 +133,8 @@ pub enum SecretsError {
 }
 
 /// Opens the credential store of one kind (the real ones, or a mock in tests).
-pub type Opener = Arc<dyn Fn(StoreKind) -> Result<Arc<CredentialStore>, SecretsError> + Send + Sync>;
+pub type Opener =
+    Arc<dyn Fn(StoreKind) -> Result<Arc<CredentialStore>, SecretsError> + Send + Sync>;
 
 /// The keychain seam: which store new secrets go to, and how to open each.
 #[derive(Clone)]
@@ -177,6 +179,7 @@ impl Secrets {
     }
 
     fn store(&self, kind: StoreKind) -> Result<Arc<CredentialStore>, SecretsError> {
+        prepare_thread(kind)?;
         let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = opened.get(&kind) {
             return Ok(s.clone());
@@ -193,8 +196,7 @@ impl Secrets {
         f: impl FnOnce(Secrets) -> Result<T, SecretsError> + Send + 'static,
     ) -> Result<T, SecretsError> {
         let me = self.clone();
-        match tokio::time::timeout(OP_TIMEOUT, tokio::task::spawn_blocking(move || f(me))).await
-        {
+        match tokio::time::timeout(OP_TIMEOUT, tokio::task::spawn_blocking(move || f(me))).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => Err(SecretsError::Failed {
                 kind,
@@ -357,7 +359,10 @@ mod tests {
         s.put(kind, "github/x", Redacted::new("v2".into()))
             .await
             .unwrap();
-        assert_eq!(s.get(kind, "github/x").await.unwrap().unwrap().expose(), "v2");
+        assert_eq!(
+            s.get(kind, "github/x").await.unwrap().unwrap().expose(),
+            "v2"
+        );
         s.delete(kind, "github/x").await.unwrap();
         s.delete(kind, "github/x").await.unwrap();
         assert_eq!(s.get(kind, "github/x").await.unwrap(), None);
@@ -376,7 +381,10 @@ mod tests {
             }),
         );
         let e = s.pick().await.unwrap_err().to_string();
-        assert!(e.contains("no OS keychain") && e.contains("start one"), "{e}");
+        assert!(
+            e.contains("no OS keychain") && e.contains("start one"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
@@ -388,19 +396,32 @@ mod tests {
         });
         let entry = store.build(SERVICE, "k", None).unwrap();
         let mock: &keyring_core::mock::Cred = entry.as_any().downcast_ref().unwrap();
-        mock.set_error(keyring_core::Error::NoStorageAccess("collection is locked".into()));
+        mock.set_error(keyring_core::Error::NoStorageAccess(
+            "collection is locked".into(),
+        ));
         let e = s
-            .put(StoreKind::Mock, "k", Redacted::new("ghr_secretvalue".into()))
+            .put(
+                StoreKind::Mock,
+                "k",
+                Redacted::new("ghr_secretvalue".into()),
+            )
             .await
             .unwrap_err();
         assert!(matches!(e, SecretsError::Locked { .. }));
         let text = e.to_string();
-        assert!(text.contains("locked") && !text.contains("ghr_secretvalue"), "{text}");
+        assert!(
+            text.contains("locked") && !text.contains("ghr_secretvalue"),
+            "{text}"
+        );
     }
 
     #[test]
     fn kinds_have_stable_names() {
-        for k in [StoreKind::SecretService, StoreKind::Keyutils, StoreKind::Mock] {
+        for k in [
+            StoreKind::SecretService,
+            StoreKind::Keyutils,
+            StoreKind::Mock,
+        ] {
             assert_eq!(StoreKind::parse(k.name()), Some(k));
         }
         assert_eq!(StoreKind::parse("plaintext"), None);

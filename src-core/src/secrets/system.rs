@@ -1,10 +1,12 @@
 //! The real keychains, one per platform. On Linux, `auto` prefers the
 //! Secret Service (found through `DBUS_SESSION_BUS_ADDRESS`) and falls back
-//! to the kernel keyutils store only when no Secret Service answers; keyutils
-//! keys live in kernel memory (the user's session and persistent keyrings),
-//! so they are lost at reboot, and when the persistent keyring expires
-//! (`/proc/sys/kernel/keys/persistent_keyring_expiry`, 3 days by default)
-//! after the user logged out.
+//! to the kernel keyutils store only when no Secret Service answers. Keyutils
+//! keys live in kernel memory: in a session keyring named `gatehouse` that
+//! each thread using it joins (a process without a session keyring of its
+//! own can't read back what it wrote), linked to the user's persistent
+//! keyring so other processes find them. So they are lost at reboot, and
+//! when the persistent keyring expires (`/proc/sys/kernel/keys/
+//! persistent_keyring_expiry`, 3 days by default) while nothing uses them.
 
 use std::sync::Arc;
 
@@ -48,6 +50,32 @@ pub fn preferred() -> StoreKind {
         .unwrap_or(StoreKind::SecretService)
 }
 
+/// Readies the calling thread for `kind`. For keyutils: join the session
+/// keyring named `gatehouse` (creating it if none is alive). Keyring
+/// credentials are per thread, so every blocking call does this first.
+pub fn prepare_thread(kind: StoreKind) -> Result<(), SecretsError> {
+    #[cfg(target_os = "linux")]
+    if kind == StoreKind::Keyutils {
+        const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+        let name = c"gatehouse";
+        // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, name) reads a NUL-terminated
+        // string that outlives the call and changes only this thread's credentials.
+        let r =
+            unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+        if r < 0 {
+            return Err(unavailable(
+                kind,
+                format!(
+                    "joining a session keyring failed: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ));
+        }
+    }
+    let _ = kind;
+    Ok(())
+}
+
 /// Opens the real stores.
 pub fn system_opener() -> Opener {
     Arc::new(open)
@@ -80,10 +108,15 @@ fn open(kind: StoreKind) -> Result<Arc<CredentialStore>, SecretsError> {
                 &std::collections::HashMap::from([("service_no_divider", "true")]),
             )
             .map_err(|e| unavailable(kind, e))?;
-            // Building an entry joins the session keyring: a kernel without
-            // keyutils (or a sandbox that forbids it) fails here, not later.
-            keyring_core::api::CredentialStoreApi::build(store.as_ref(), super::SERVICE, "probe", None)
-                .map_err(|e| unavailable(kind, e))?;
+            // Building an entry looks up the session and persistent keyrings:
+            // a kernel without keyutils (or a sandbox forbidding it) fails here.
+            keyring_core::api::CredentialStoreApi::build(
+                store.as_ref(),
+                super::SERVICE,
+                "probe",
+                None,
+            )
+            .map_err(|e| unavailable(kind, e))?;
             Ok(store)
         }
         #[cfg(target_os = "macos")]

@@ -258,11 +258,24 @@ mod tests {
         t.store.save_connection(&row(3)).unwrap();
         let scopes = vec!["repo".to_string()];
         let exp = Some(UnixMillis(9_000));
-        assert!(t.store.record_refresh("github", 3, exp, &scopes, true, UnixMillis(7)).unwrap());
-        assert!(!t.store.record_refresh("github", 3, exp, &scopes, true, UnixMillis(8)).unwrap());
+        assert!(
+            t.store
+                .record_refresh("github", 3, exp, &scopes, true, UnixMillis(7))
+                .unwrap()
+        );
+        assert!(
+            !t.store
+                .record_refresh("github", 3, exp, &scopes, true, UnixMillis(8))
+                .unwrap()
+        );
         let r = t.store.connection("github").unwrap().unwrap();
-        assert_eq!((r.generation, r.expires, r.refreshed), (4, exp, Some(UnixMillis(7))));
-        t.store.mark_needs_reconnect("github", 4, "invalid_grant").unwrap();
+        assert_eq!(
+            (r.generation, r.expires, r.refreshed),
+            (4, exp, Some(UnixMillis(7)))
+        );
+        t.store
+            .mark_needs_reconnect("github", 4, "invalid_grant")
+            .unwrap();
         let r = t.store.connection("github").unwrap().unwrap();
         assert_eq!(r.state, ConnectionState::NeedsReconnect);
         assert_eq!(r.state_reason.as_deref(), Some("invalid_grant"));

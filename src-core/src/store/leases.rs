@@ -60,7 +60,11 @@ impl Store {
     pub fn lease_free(&self, name: &str, now: UnixMillis) -> Result<bool, StoreError> {
         self.with(|c| {
             let expires: Option<i64> = c
-                .query_row("SELECT expires_ms FROM leases WHERE name = ?1", [name], |r| r.get(0))
+                .query_row(
+                    "SELECT expires_ms FROM leases WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
                 .optional()?;
             Ok(expires.is_none_or(|e| e <= now.0))
         })
@@ -90,10 +94,17 @@ mod tests {
         let a = s.try_lease("x", "a", UnixMillis(0), 1000).unwrap().unwrap();
         assert_eq!(s.try_lease("x", "b", UnixMillis(10), 1000).unwrap(), None);
         s.release_lease(&a).unwrap();
-        let b = s.try_lease("x", "b", UnixMillis(20), 1000).unwrap().unwrap();
+        let b = s
+            .try_lease("x", "b", UnixMillis(20), 1000)
+            .unwrap()
+            .unwrap();
         // A holder that never releases loses the lease when it expires.
         assert_eq!(s.try_lease("x", "c", UnixMillis(1019), 1000).unwrap(), None);
-        assert!(s.try_lease("x", "c", UnixMillis(1021), 1000).unwrap().is_some());
+        assert!(
+            s.try_lease("x", "c", UnixMillis(1021), 1000)
+                .unwrap()
+                .is_some()
+        );
         // Releasing a lease someone else took over changes nothing.
         s.release_lease(&b).unwrap();
         assert_eq!(s.try_lease("x", "d", UnixMillis(1030), 1000).unwrap(), None);

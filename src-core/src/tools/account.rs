@@ -17,20 +17,28 @@ use crate::upstream::UpstreamError;
 /// The outcome a token problem gives the call.
 pub fn refusal(e: AccessError) -> Outcome {
     match e {
-        AccessError::NotConnected { provider } => Outcome::Refused(Refusal::Denied(DenyReason::NotConnected {
-            provider: provider.name().into(),
-        })),
+        AccessError::NotConnected { provider } => {
+            Outcome::Refused(Refusal::Denied(DenyReason::NotConnected {
+                provider: provider.name().into(),
+            }))
+        }
         AccessError::NeedsReconnect { provider, reason } => {
             Outcome::Refused(Refusal::Denied(DenyReason::ReconnectRequired {
                 provider: provider.name().into(),
                 why: reason,
             }))
         }
-        AccessError::Keychain(e) => Outcome::Refused(Refusal::Denied(DenyReason::KeychainUnavailable {
-            why: e.to_string(),
-        })),
+        AccessError::Keychain(e) => {
+            Outcome::Refused(Refusal::Denied(DenyReason::KeychainUnavailable {
+                why: e.to_string(),
+            }))
+        }
         AccessError::Store(e) => Outcome::Refused(Refusal::from(e)),
-        AccessError::RefreshFailed { provider, reason, status } => Outcome::UpstreamFailed(UpstreamError::Http {
+        AccessError::RefreshFailed {
+            provider,
+            reason,
+            status,
+        } => Outcome::UpstreamFailed(UpstreamError::Http {
             upstream: provider.tool_prefix().into(),
             status: status.unwrap_or(502),
             message: format!("refreshing the {} token failed: {reason}", provider.title()),
@@ -82,11 +90,16 @@ pub async fn run(
             Ok(v) => return done(v),
             Err(Failure::BadParams(m)) => return Outcome::BadParams(m),
             // The token was refused before its time (revoked, or expired early): refresh once.
-            Err(Failure::Api(f)) if f.status == 401 && stale.is_none() => stale = Some(token.generation),
+            Err(Failure::Api(f)) if f.status == 401 && stale.is_none() => {
+                stale = Some(token.generation)
+            }
             Err(Failure::Api(f)) if f.status == 401 => {
                 return refusal(AccessError::NeedsReconnect {
                     provider,
-                    reason: format!("{} refuses the access token even after a refresh", provider.title()),
+                    reason: format!(
+                        "{} refuses the access token even after a refresh",
+                        provider.title()
+                    ),
                 });
             }
             Err(Failure::Api(f)) => return Outcome::UpstreamFailed(f.into_upstream(provider)),

@@ -125,7 +125,10 @@ impl Api<'_> {
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| ApiFailure {
             status: status.as_u16(),
-            message: format!("the answer could not be read: {}", crate::oauth::reqwest_reason(&e)),
+            message: format!(
+                "the answer could not be read: {}",
+                crate::oauth::reqwest_reason(&e)
+            ),
             retry_after_ms: None,
         })?;
         if status.is_success() {
@@ -134,7 +137,10 @@ impl Api<'_> {
             }
             return serde_json::from_slice(&bytes).map_err(|_| ApiFailure {
                 status: 502,
-                message: format!("{} answered with something that is not JSON", self.provider.title()),
+                message: format!(
+                    "{} answered with something that is not JSON",
+                    self.provider.title()
+                ),
                 retry_after_ms: None,
             });
         }
@@ -143,7 +149,13 @@ impl Api<'_> {
 }
 
 /// Reads an error answer: status, the provider's message, and the retry time it gives.
-pub fn failure(provider: Provider, status: StatusCode, headers: &HeaderMap, body: &[u8], now: UnixMillis) -> ApiFailure {
+pub fn failure(
+    provider: Provider,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: UnixMillis,
+) -> ApiFailure {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     // GitHub: {"message": ...}; Google: {"error": {"message": ...}}.
     let said = v
@@ -178,7 +190,9 @@ pub fn retry_after(headers: &HeaderMap, now: UnixMillis) -> Option<i64> {
         if let Ok(secs) = ra.parse::<i64>() {
             return Some(secs.max(0) * 1000);
         }
-        if let Ok(t) = time::OffsetDateTime::parse(ra, &time::format_description::well_known::Rfc2822) {
+        if let Ok(t) =
+            time::OffsetDateTime::parse(ra, &time::format_description::well_known::Rfc2822)
+        {
             let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
             return Some((ms - now.0).max(0));
         }
@@ -208,14 +222,26 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_dates_and_github_resets() {
         let now = UnixMillis(1_700_000_000_000);
-        assert_eq!(retry_after(&headers(&[("retry-after", "30")]), now), Some(30_000));
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Tue, 14 Nov 2023 22:13:50 GMT")]), now),
+            retry_after(&headers(&[("retry-after", "30")]), now),
             Some(30_000)
         );
-        let gh = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000042")]);
+        assert_eq!(
+            retry_after(
+                &headers(&[("retry-after", "Tue, 14 Nov 2023 22:13:50 GMT")]),
+                now
+            ),
+            Some(30_000)
+        );
+        let gh = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000042"),
+        ]);
         assert_eq!(retry_after(&gh, now), Some(42_000));
-        let not_empty = headers(&[("x-ratelimit-remaining", "12"), ("x-ratelimit-reset", "1700000042")]);
+        let not_empty = headers(&[
+            ("x-ratelimit-remaining", "12"),
+            ("x-ratelimit-reset", "1700000042"),
+        ]);
         assert_eq!(retry_after(&not_empty, now), None);
         assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
@@ -223,8 +249,17 @@ mod tests {
     #[test]
     fn a_github_403_with_an_empty_budget_is_a_rate_limit_with_a_truthful_wait() {
         let now = UnixMillis(1_700_000_000_000);
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1700000060")]);
-        let f = failure(Provider::GitHub, StatusCode::FORBIDDEN, &h, br#"{"message":"API rate limit exceeded"}"#, now);
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000060"),
+        ]);
+        let f = failure(
+            Provider::GitHub,
+            StatusCode::FORBIDDEN,
+            &h,
+            br#"{"message":"API rate limit exceeded"}"#,
+            now,
+        );
         assert_eq!(f.status, 403);
         assert_eq!(f.retry_after_ms, Some(60_000));
         assert!(f.message.contains("rate limit"), "{}", f.message);
@@ -236,7 +271,10 @@ mod tests {
     #[test]
     fn urls_join_under_a_base_path_and_segments_are_escaped() {
         let base = Url::parse("https://ghe.example/api/v3/").unwrap();
-        assert_eq!(join(&base, "/user").unwrap().as_str(), "https://ghe.example/api/v3/user");
+        assert_eq!(
+            join(&base, "/user").unwrap().as_str(),
+            "https://ghe.example/api/v3/user"
+        );
         assert_eq!(segment("a b/c"), "a%20b%2Fc");
     }
 }

@@ -158,7 +158,10 @@ pub fn cut(s: &str, max: usize) -> Value {
     if s.chars().count() <= max {
         json!(s)
     } else {
-        json!(format!("{}… [cut at {max} characters]", s.chars().take(max).collect::<String>()))
+        json!(format!(
+            "{}… [cut at {max} characters]",
+            s.chars().take(max).collect::<String>()
+        ))
     }
 }
 
@@ -167,7 +170,14 @@ fn login(v: &Value) -> Value {
 }
 
 fn labels(v: &Value) -> Value {
-    json!(v.as_array().map(|a| a.iter().filter_map(|l| l.get("name").cloned()).collect::<Vec<_>>()).unwrap_or_default())
+    json!(
+        v.as_array()
+            .map(|a| a
+                .iter()
+                .filter_map(|l| l.get("name").cloned())
+                .collect::<Vec<_>>())
+            .unwrap_or_default()
+    )
 }
 
 fn repo_of(item: &Value) -> Value {
@@ -185,7 +195,14 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             let x: SearchArgs = args("github__search_issues", a)?;
             let (p, n) = (page(x.page), per_page(x.per_page, 10));
             let r = api
-                .get("search/issues", &[("q", x.query), ("page", p.to_string()), ("per_page", n.to_string())])
+                .get(
+                    "search/issues",
+                    &[
+                        ("q", x.query),
+                        ("page", p.to_string()),
+                        ("per_page", n.to_string()),
+                    ],
+                )
                 .await?;
             let items: Vec<Value> = r["items"]
                 .as_array()
@@ -209,11 +226,19 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
         }
         "get_issue" => {
             let x: IssueArgs = args("github__get_issue", a)?;
-            let base = format!("repos/{}/{}/issues/{}", segment(&x.owner), segment(&x.repo), x.number);
+            let base = format!(
+                "repos/{}/{}/issues/{}",
+                segment(&x.owner),
+                segment(&x.repo),
+                x.number
+            );
             let i = api.get(&base, &[]).await?;
             let cp = page(x.comments_page);
             let comments = api
-                .get(&format!("{base}/comments"), &[("page", cp.to_string()), ("per_page", "20".into())])
+                .get(
+                    &format!("{base}/comments"),
+                    &[("page", cp.to_string()), ("per_page", "20".into())],
+                )
                 .await?;
             let list: Vec<Value> = comments
                 .as_array()
@@ -240,7 +265,11 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             let r = api
                 .get(
                     "notifications",
-                    &[("all", x.all.unwrap_or(false).to_string()), ("page", p.to_string()), ("per_page", n.to_string())],
+                    &[
+                        ("all", x.all.unwrap_or(false).to_string()),
+                        ("page", p.to_string()),
+                        ("per_page", n.to_string()),
+                    ],
                 )
                 .await?;
             let items: Vec<Value> = r
@@ -261,7 +290,9 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
         "create_issue" => {
             let x: CreateIssueArgs = args("github__create_issue", a)?;
             if x.title.trim().is_empty() {
-                return Err(Failure::BadParams("github__create_issue: title must not be empty".into()));
+                return Err(Failure::BadParams(
+                    "github__create_issue: title must not be empty".into(),
+                ));
             }
             let mut body = json!({"title": x.title});
             if let Some(b) = x.body {
@@ -277,9 +308,16 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
         "comment" => {
             let x: CommentArgs = args("github__comment", a)?;
             if x.body.trim().is_empty() {
-                return Err(Failure::BadParams("github__comment: body must not be empty".into()));
+                return Err(Failure::BadParams(
+                    "github__comment: body must not be empty".into(),
+                ));
             }
-            let path = format!("repos/{}/{}/issues/{}/comments", segment(&x.owner), segment(&x.repo), x.number);
+            let path = format!(
+                "repos/{}/{}/issues/{}/comments",
+                segment(&x.owner),
+                segment(&x.repo),
+                x.number
+            );
             let r = api.post(&path, &json!({"body": x.body})).await?;
             Ok(json!({"id": r["id"], "url": r["html_url"]}))
         }

@@ -148,7 +148,10 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
         "read_message" => {
             let x: ReadArgs = args("gmail__read_message", a)?;
             let m = api
-                .get(&format!("{USER}/messages/{}", segment(&x.id)), &[("format", "full".into())])
+                .get(
+                    &format!("{USER}/messages/{}", segment(&x.id)),
+                    &[("format", "full".into())],
+                )
                 .await?;
             let p = &m["payload"];
             let mut files = Vec::new();
@@ -166,8 +169,12 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             if let Some(t) = thread {
                 message["threadId"] = json!(t);
             }
-            let r = api.post(&format!("{USER}/drafts"), &json!({"message": message})).await?;
-            Ok(json!({"draft_id": r["id"], "message_id": r["message"]["id"], "thread_id": r["message"]["threadId"]}))
+            let r = api
+                .post(&format!("{USER}/drafts"), &json!({"message": message}))
+                .await?;
+            Ok(
+                json!({"draft_id": r["id"], "message_id": r["message"]["id"], "thread_id": r["message"]["threadId"]}),
+            )
         }
         "send" => {
             let (raw, thread) = compose("gmail__send", a)?;

@@ -57,15 +57,17 @@ pub fn header(payload: &Value, name: &str) -> Option<String> {
     payload["headers"]
         .as_array()?
         .iter()
-        .find(|h| h["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .find(|h| {
+            h["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
         .and_then(|h| h["value"].as_str())
         .map(str::to_string)
 }
 
 fn decode(data: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(data.trim_end_matches('='))
-        .ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(data.trim_end_matches('=')).ok()?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -73,7 +75,10 @@ fn find_part<'a>(part: &'a Value, mime: &str) -> Option<&'a Value> {
     if part["mimeType"].as_str() == Some(mime) && part["body"]["data"].is_string() {
         return Some(part);
     }
-    part["parts"].as_array()?.iter().find_map(|p| find_part(p, mime))
+    part["parts"]
+        .as_array()?
+        .iter()
+        .find_map(|p| find_part(p, mime))
 }
 
 /// The message's text: its `text/plain` part, else its `text/html` with the tags removed.
@@ -120,17 +125,36 @@ mod tests {
 
     #[test]
     fn a_message_is_rfc5322_in_base64url_with_an_encoded_subject() {
-        let r = raw(&Outgoing { to: "ann@example.com", cc: None, subject: "Grüße", body: "hi" }).unwrap();
+        let r = raw(&Outgoing {
+            to: "ann@example.com",
+            cc: None,
+            subject: "Grüße",
+            body: "hi",
+        })
+        .unwrap();
         let text = String::from_utf8(URL_SAFE.decode(r).unwrap()).unwrap();
-        assert!(text.starts_with("To: ann@example.com\r\nSubject: =?UTF-8?B?"), "{text}");
+        assert!(
+            text.starts_with("To: ann@example.com\r\nSubject: =?UTF-8?B?"),
+            "{text}"
+        );
         assert!(text.contains("\r\n\r\naGk=\r\n"), "{text}");
     }
 
     #[test]
     fn header_injection_is_refused() {
-        let bad = Outgoing { to: "a@b.c\r\nBcc: x@y.z", cc: None, subject: "s", body: "b" };
+        let bad = Outgoing {
+            to: "a@b.c\r\nBcc: x@y.z",
+            cc: None,
+            subject: "s",
+            body: "b",
+        };
         assert!(raw(&bad).is_err());
-        let bad = Outgoing { to: "a@b.c", cc: None, subject: "s\nBcc: x@y.z", body: "b" };
+        let bad = Outgoing {
+            to: "a@b.c",
+            cc: None,
+            subject: "s\nBcc: x@y.z",
+            body: "b",
+        };
         assert!(raw(&bad).is_err());
     }
 
@@ -144,6 +168,13 @@ mod tests {
         assert_eq!(text(&msg), "plain text");
         let only_html = json!({"mimeType": "text/html", "body": {"data": html}});
         assert_eq!(text(&only_html), "Hello you");
-        assert_eq!(header(&json!({"headers": [{"name": "Subject", "value": "x"}]}), "subject").as_deref(), Some("x"));
+        assert_eq!(
+            header(
+                &json!({"headers": [{"name": "Subject", "value": "x"}]}),
+                "subject"
+            )
+            .as_deref(),
+            Some("x")
+        );
     }
 }

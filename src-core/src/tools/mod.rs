@@ -47,7 +47,12 @@ pub fn schema_of<T: JsonSchema>() -> JsonObject {
 }
 
 /// A built-in tool's entry, its schema from `T`.
-pub fn builtin<T: JsonSchema>(name: &str, description: &str, read_only: bool, kind: ToolKind) -> ToolEntry {
+pub fn builtin<T: JsonSchema>(
+    name: &str,
+    description: &str,
+    read_only: bool,
+    kind: ToolKind,
+) -> ToolEntry {
     let schema = schema_of::<T>();
     let annotations = ToolAnnotations::new()
         .read_only(read_only)
@@ -56,7 +61,8 @@ pub fn builtin<T: JsonSchema>(name: &str, description: &str, read_only: bool, ki
     ToolEntry {
         name: ToolName::parse(name).expect("valid built-in name"),
         safe: Arc::new(safe_fields(&schema)),
-        tool: Tool::new(name.to_string(), description.to_string(), Arc::new(schema)).with_annotations(annotations),
+        tool: Tool::new(name.to_string(), description.to_string(), Arc::new(schema))
+            .with_annotations(annotations),
         kind,
     }
 }
@@ -208,7 +214,10 @@ impl Catalog {
         let Ok(tool) = ToolName::parse(name) else {
             return Lookup::Unknown;
         };
-        if let Some(p) = Provider::ALL.into_iter().find(|p| p.tool_prefix() == tool.prefix()) {
+        if let Some(p) = Provider::ALL
+            .into_iter()
+            .find(|p| p.tool_prefix() == tool.prefix())
+        {
             if !self.connected().await.contains(&p) {
                 return Lookup::Unknown;
             }
