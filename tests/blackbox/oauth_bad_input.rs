@@ -5,9 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::oauth_util::{
-    Connecting, Fakes, Keyring, assert_no_tokens, browse, no_redirects, redirect_of,
-};
+use crate::keyring_util::Keyring;
+use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, no_redirects, redirect_of};
 use crate::util::Home;
 
 fn nothing_stored(home: &Home, keyring: &Keyring) {

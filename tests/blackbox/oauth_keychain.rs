@@ -5,7 +5,8 @@
 
 use serde_json::{Value, json};
 
-use crate::oauth_util::{Connecting, Fakes, Keyring, assert_no_tokens, browse, connect};
+use crate::keyring_util::Keyring;
+use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, connect};
 use crate::util::{Home, structured};
 
 #[test]

@@ -180,3 +180,88 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
     let _ = stream.write_all(body.as_bytes()).await;
     let _ = stream.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts a listener expecting state "s1", sends `target` to it, returns
+    /// the flow's result and the HTTP status line the browser got.
+    async fn one(targets: &[&str]) -> (Result<Redacted<String>, OAuthError>, Vec<String>) {
+        let (listener, url) = bind(0).await.unwrap();
+        let port = url.port().unwrap();
+        let flow = tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            receive(
+                listener,
+                Provider::GitHub,
+                "s1",
+                deadline,
+                Duration::from_secs(5),
+            )
+            .await
+        });
+        let mut statuses = Vec::new();
+        for t in targets {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            s.write_all(format!("GET {t} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            statuses.push(out.lines().next().unwrap_or("").to_string());
+        }
+        (flow.await.unwrap(), statuses)
+    }
+
+    #[tokio::test]
+    async fn the_callback_with_the_right_state_gives_the_code() {
+        let (r, st) = one(&["/favicon.ico", "/callback?code=c1&state=s1"]).await;
+        assert_eq!(r.unwrap().expose(), "c1");
+        assert_eq!(st, ["HTTP/1.1 404 Not Found", "HTTP/1.1 200 OK"]);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_state_a_missing_code_and_an_error_are_refused() {
+        let (r, st) = one(&["/callback?code=c1&state=other"]).await;
+        assert!(matches!(r, Err(OAuthError::StateMismatch)));
+        assert_eq!(st, ["HTTP/1.1 400 Bad Request"]);
+        let (r, _) = one(&["/callback?state=s1"]).await;
+        assert!(matches!(r, Err(OAuthError::MissingCode)));
+        let (r, _) = one(&["/callback?state=s1&error=access_denied&error_description=no"]).await;
+        match r {
+            Err(OAuthError::Refused {
+                error, description, ..
+            }) => {
+                assert_eq!(
+                    (error.as_str(), description.as_deref()),
+                    ("access_denied", Some("no"))
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn nobody_coming_back_times_out() {
+        let (listener, _) = bind(0).await.unwrap();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let r = receive(
+            listener,
+            Provider::Google,
+            "s",
+            deadline,
+            Duration::from_millis(50),
+        )
+        .await;
+        assert!(matches!(r, Err(OAuthError::TimedOut { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_clear_error() {
+        let (held, url) = bind(0).await.unwrap();
+        let e = bind(url.port().unwrap()).await.unwrap_err().to_string();
+        assert!(e.contains("cannot listen on 127.0.0.1"), "{e}");
+        drop(held);
+    }
+}
