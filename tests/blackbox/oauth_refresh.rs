@@ -47,6 +47,17 @@ fn four_processes_whose_token_expired_refresh_exactly_once() {
         "exactly one refresh reached the authorization server"
     );
     assert_eq!(state["stats"]["refresh_rejected"], 0);
+    let refresh = state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["service"] == "auth")
+        .unwrap();
+    assert_eq!(
+        refresh["traceparent"].as_str().map(str::len),
+        Some(55),
+        "the refresh carries the call's trace: {refresh}"
+    );
     let c = home.json(&["connections"]);
     assert!(c[0]["refreshed_at"].as_str().is_some());
     // The rotated tokens replaced the old ones in the one keychain entry.

@@ -102,6 +102,7 @@ auth.service.on(Events.BeforeResponse, (resp, req) => {
     resp.body = { ...issue(p, true), scope: b.scope || (p === 'github' ? 'repo,notifications' : resp.body.scope) };
   } else if (b.grant_type === 'refresh_token') {
     state.stats.refresh_requests++;
+    record('auth', req, true);
     const known = state.refresh.get(b.refresh_token);
     if (!known || state.config.reject_refresh) {
       state.stats.refresh_rejected++;

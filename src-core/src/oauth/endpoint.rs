@@ -230,11 +230,42 @@ pub async fn exchange_code(
     Ok(granted(&r, None, None))
 }
 
-/// Spends `tokens.refresh` for new tokens.
+/// W3C trace context to send with a request: `traceparent` and maybe `tracestate`.
+pub type TraceHeaders = Option<(String, Option<String>)>;
+
+/// The reqwest client, adding the trace headers to each request `oauth2` makes.
+struct Traced<'a> {
+    http: &'a reqwest::Client,
+    trace: &'a TraceHeaders,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Traced<'_> {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = <reqwest::Client as oauth2::AsyncHttpClient<'c>>::Future;
+
+    fn call(&'c self, mut req: oauth2::HttpRequest) -> Self::Future {
+        if let Some((parent, state)) = self.trace {
+            let headers = req.headers_mut();
+            if let Ok(v) = oauth2::http::HeaderValue::from_str(parent) {
+                headers.insert("traceparent", v);
+            }
+            if let Some(v) = state
+                .as_deref()
+                .and_then(|s| oauth2::http::HeaderValue::from_str(s).ok())
+            {
+                headers.insert("tracestate", v);
+            }
+        }
+        self.http.call(req)
+    }
+}
+
+/// Spends `tokens.refresh` for new tokens; the request carries `trace`.
 pub async fn refresh(
     http: &reqwest::Client,
     creds: &Creds,
     tokens: &Tokens,
+    trace: &TraceHeaders,
 ) -> Result<Granted, Failure> {
     let Some(rt) = &tokens.refresh else {
         return Err(Failure::Rejected {
@@ -242,10 +273,12 @@ pub async fn refresh(
             description: Some("the provider issued no refresh token".into()),
         });
     };
+    // The call that needed the refresh: its trace context goes along, as on every request.
+    let traced = Traced { http, trace };
     let r = creds
         .client()
         .exchange_refresh_token(&RefreshToken::new(rt.expose().clone()))
-        .request_async(http)
+        .request_async(&traced)
         .await
         .map_err(failure::<BasicErrorResponse>)
         .and_then(checked)?;

@@ -16,7 +16,7 @@ mod tokens;
 use std::fmt;
 
 pub use accounts::{Accounts, ClientOverride, ConnectionView, Disconnected, Flow, Progress};
-pub use endpoint::reqwest_reason;
+pub use endpoint::{TraceHeaders, reqwest_reason};
 pub use error::{AccessError, OAuthError};
 pub use refresh::AccessToken;
 pub use tokens::Tokens;

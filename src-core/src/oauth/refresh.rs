@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::accounts::{Accounts, blocking};
-use super::endpoint;
+use super::endpoint::{self, TraceHeaders};
 use super::tokens::Tokens;
 use super::{AccessError, Provider};
 use crate::secrets::StoreKind;
@@ -45,10 +45,12 @@ enum Step {
 impl Accounts {
     /// A usable access token for `provider`. `stale` is the generation of a
     /// token the API just rejected: that one is refreshed even if not due.
+    /// `trace` is the calling request's trace context, sent with a refresh.
     pub async fn access_token(
         &self,
         provider: Provider,
         stale: Option<i64>,
+        trace: &TraceHeaders,
     ) -> Result<AccessToken, AccessError> {
         let give_up = Instant::now() + WAIT_FOR_OTHERS;
         let margin = i64::try_from(self.config.refresh_before.as_millis()).unwrap_or(i64::MAX);
@@ -79,7 +81,7 @@ impl Accounts {
                 blocking(move || store.try_lease(&lease_name, &holder, now, LEASE_TTL_MS)).await?;
             match lease {
                 Some(lease) => {
-                    let step = self.refresh_holding(provider, &row).await;
+                    let step = self.refresh_holding(provider, &row, trace).await;
                     let store = self.store.clone();
                     if let Err(e) = blocking(move || store.release_lease(&lease)).await {
                         tracing::warn!(error = %e, "could not release the refresh lease; it expires by itself");
@@ -183,6 +185,7 @@ impl Accounts {
         &self,
         provider: Provider,
         seen: &ConnectionRow,
+        trace: &TraceHeaders,
     ) -> Result<Step, AccessError> {
         let row = self.row(provider).await?;
         if row.generation != seen.generation {
@@ -190,7 +193,7 @@ impl Accounts {
         }
         let tokens = self.tokens(provider, &row).await?;
         let creds = self.creds(provider, &row.client_id, tokens.client_secret.clone());
-        let granted = match endpoint::refresh(&self.http, &creds, &tokens).await {
+        let granted = match endpoint::refresh(&self.http, &creds, &tokens, trace).await {
             Ok(g) => g,
             Err(f) if f.grant_rejected() => {
                 let why = format!(

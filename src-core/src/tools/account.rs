@@ -68,9 +68,12 @@ pub async fn run(
 ) -> Outcome {
     let args = Value::Object(args);
     let base = provider.config(accounts.config()).api_base_url.clone();
+    let trace_headers = trace
+        .get_traceparent()
+        .map(|p| (p.to_string(), trace.get_tracestate().map(str::to_string)));
     let mut stale = None;
     loop {
-        let token = match accounts.access_token(provider, stale).await {
+        let token = match accounts.access_token(provider, stale, &trace_headers).await {
             Ok(t) => t,
             Err(e) => return refusal(e),
         };
