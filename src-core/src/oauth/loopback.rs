@@ -123,9 +123,9 @@ async fn handle(
             respond(
                 &mut stream,
                 200,
-                "Gatehouse is connected",
+                "Authorization received",
                 &format!(
-                    "Gatehouse received the {} authorization. You can close this tab and return to Gatehouse.",
+                    "Gatehouse received the {} authorization and is finishing the connection. You can close this tab and return to Gatehouse.",
                     provider.title()
                 ),
             )
