@@ -259,6 +259,67 @@ mod tests {
 
     use super::*;
 
+    #[tokio::test]
+    async fn account_tools_are_listed_only_while_connected() {
+        use crate::clock::{SystemClock, UnixMillis};
+        use crate::config::Config;
+        use crate::secrets::Secrets;
+        use crate::store::{ConnectionRow, ConnectionState};
+        let t = crate::store::testing::temp_store();
+        let config = Config::defaults();
+        let accounts = Accounts::new(
+            t.store.clone(),
+            Secrets::mock(),
+            Arc::new(config.oauth.clone()),
+            Arc::new(SystemClock),
+        );
+        let catalog = Catalog::new(Upstreams::none(config.server.clone())).with_accounts(accounts);
+        let names = |l: Vec<ToolEntry>| {
+            l.into_iter()
+                .map(|t| t.name.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(catalog.list().await), ["gatehouse__budgets"]);
+        assert!(matches!(
+            catalog.lookup("github__comment").await,
+            Lookup::Unknown
+        ));
+        t.store
+            .save_connection(&ConnectionRow {
+                provider: "github".into(),
+                account: None,
+                client_id: "c".into(),
+                scopes: vec![],
+                expires: None,
+                refreshable: false,
+                state: ConnectionState::Connected,
+                state_reason: None,
+                secret_store: "mock".into(),
+                secret_key: "github/k".into(),
+                generation: 0,
+                connected: UnixMillis(0),
+                refreshed: None,
+            })
+            .unwrap();
+        let listed = names(catalog.list().await);
+        assert!(
+            listed.contains(&"github__create_issue".to_string()),
+            "{listed:?}"
+        );
+        assert!(
+            !listed.iter().any(|n| n.starts_with("gmail__")),
+            "{listed:?}"
+        );
+        match catalog.lookup("github__comment").await {
+            Lookup::Found(t) => assert_eq!(t.kind, ToolKind::Api(Provider::GitHub)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            catalog.lookup("gmail__send").await,
+            Lookup::Unknown
+        ));
+    }
+
     #[test]
     fn enum_properties_are_safe_fields() {
         let schema = json!({"type": "object", "properties": {
