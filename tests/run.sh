@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a clean clone on a fresh Debian machine with Rust:
 #   bash tests/run.sh
-# 1. installs what the tests need (apt: python3-venv, nodejs/npm if missing;
+# 1. installs what the tests need (apt: python3-venv, nodejs/npm, dbus-daemon,
+#    gnome-keyring, keyutils if missing;
 #    the Python `mcp` SDK into tests/.venv; the MCP Inspector and
 #    server-everything into tests/node_modules), all inside the clone;
 # 2. checks formatting and lints;
@@ -28,6 +29,12 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v cc >/dev/null || missing+=(gcc)
+# The OAuth tests start their own Secret Service (a private D-Bus session bus
+# and gnome-keyring) and use the kernel keyring (keyutils) fallback.
+command -v dbus-daemon >/dev/null || missing+=(dbus-daemon)
+command -v dbus-send >/dev/null || missing+=(dbus-bin)
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+command -v keyctl >/dev/null || missing+=(keyutils)
 if ((${#missing[@]})); then apt_install "${missing[@]}"; fi
 
 step "test clients (tests/setup.sh)"

@@ -2,7 +2,8 @@
 # Install the black-box test clients into this directory only (idempotent):
 #   tests/.venv          Python venv with requirements.txt (official `mcp` SDK)
 #   tests/node_modules   npm packages from package.json + package-lock.json
-#                        (@modelcontextprotocol/inspector, @modelcontextprotocol/server-everything)
+#                        (@modelcontextprotocol/inspector, @modelcontextprotocol/server-everything,
+#                        oauth2-mock-server: the authorization server of the OAuth tests)
 # Re-runs are no-ops (a few ms) until requirements.txt or the npm files change.
 # Env: PYTHON=python3.x to choose the interpreter; SETUP_FORCE=1 to reinstall.
 set -euo pipefail

@@ -1,5 +1,5 @@
 //! `gatehouse doctor`: checks paths, config, database, redaction key, the
-//! token in the environment and each upstream, and says how to fix each
+//! token in the environment, the OS keychain and connected accounts, and each upstream, and says how to fix each
 //! problem it finds. It changes nothing except a probe row in the database.
 
 use std::path::Path;
@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::agents::token;
 use crate::config::Config;
 use crate::home::{EnvMap, Home};
-use crate::store::{AgentStatus, Store};
+use crate::secrets::{Secrets, StoreKind};
+use crate::store::{AgentStatus, ConnectionState, Store};
 use crate::telemetry::{Redacted, Redactor};
 use crate::upstream::{UpState, Upstreams};
 
@@ -164,8 +165,92 @@ pub async fn run(home: &Home, env: &EnvMap, start_upstreams: bool) -> Vec<Check>
             Err(e) => check("token", Level::Fail, e.to_string(), None),
         });
     }
+    if let Some(config) = &config {
+        out.extend(keychain_checks(config, store.as_ref()).await);
+    }
     if let Some(config) = config {
         out.extend(upstream_checks(&config, env, start_upstreams).await);
+    }
+    out
+}
+
+/// The keychain new tokens would go to (a probe entry is written, read and
+/// deleted), and each connection's tokens (found or not; never shown).
+async fn keychain_checks(config: &Config, store: Option<&Store>) -> Vec<Check> {
+    let secrets = Secrets::system(config.secrets);
+    let rows = store.and_then(|s| s.connections().ok()).unwrap_or_default();
+    let mut out = vec![match secrets.check().await {
+        Ok(StoreKind::Keyutils) => check(
+            "keychain",
+            Level::Warn,
+            "OAuth tokens go to the kernel keyutils keyring (no Secret Service answers): they are lost at reboot",
+            Some(
+                "run inside a desktop session with a Secret Service (GNOME Keyring, KWallet), or accept reconnecting after a reboot",
+            ),
+        ),
+        Ok(kind) => check(
+            "keychain",
+            Level::Ok,
+            format!("OAuth tokens go to {}", kind.describe()),
+            None,
+        ),
+        Err(e) => check(
+            "keychain",
+            // Without connected accounts nothing needs the keychain yet.
+            if rows.is_empty() {
+                Level::Warn
+            } else {
+                Level::Fail
+            },
+            e.to_string(),
+            Some(
+                "unlock or start your keyring (see docs/configuration.md, [secrets]); Gatehouse never stores tokens in a file",
+            ),
+        ),
+    }];
+    for row in rows {
+        let name = format!("connection {}", row.provider);
+        let Some(kind) = StoreKind::parse(&row.secret_store) else {
+            out.push(check(
+                &name,
+                Level::Fail,
+                format!("unknown keychain \"{}\"", row.secret_store),
+                Some("reconnect it"),
+            ));
+            continue;
+        };
+        let fix = format!("run `gatehouse connect {}`", row.provider);
+        out.push(
+            match (row.state, secrets.get(kind, &row.secret_key).await) {
+                (ConnectionState::NeedsReconnect, _) => check(
+                    &name,
+                    Level::Warn,
+                    format!(
+                        "needs reconnecting: {}",
+                        row.state_reason.unwrap_or_default()
+                    ),
+                    Some(&fix),
+                ),
+                (_, Ok(Some(_))) => check(
+                    &name,
+                    Level::Ok,
+                    format!("tokens found in {}", kind.describe()),
+                    None,
+                ),
+                (_, Ok(None)) => check(
+                    &name,
+                    Level::Fail,
+                    format!("its tokens are missing from {}", kind.describe()),
+                    Some(&fix),
+                ),
+                (_, Err(e)) => check(
+                    &name,
+                    Level::Fail,
+                    e.to_string(),
+                    Some("unlock the keychain"),
+                ),
+            },
+        );
     }
     out
 }

@@ -11,6 +11,8 @@
 //! - [`budget`]: token-bucket arithmetic, pure; [`store`] keeps the buckets exact across processes.
 //! - [`tools`]: tool names, the built-in `gatehouse__budgets`, and the registry of callable tools.
 //! - [`upstream`]: MCP servers put behind the guardrails, spawned, supervised and forwarded to.
+//! - [`oauth`]: connecting GitHub and Google (PKCE + loopback, device flow), refresh behind a lease.
+//! - [`secrets`]: the OS keychain that holds OAuth tokens; never a plaintext fallback.
 //! - [`store`]: the one SQLite database every process shares: agents, buckets, history.
 //! - [`telemetry`]: JSON logs, redaction, the PII scanner, and traces (spans,
 //!   W3C context, span files, OTLP export, reading a trace back as a tree).
@@ -32,6 +34,8 @@ pub mod doctor;
 pub mod guard;
 pub mod home;
 pub mod listings;
+pub mod oauth;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,8 @@
 mod activity;
 mod agents;
 mod alerts;
+mod browser;
+mod connect;
 mod doctor;
 mod serve;
 mod table;
@@ -43,8 +45,14 @@ enum Command {
     Alerts(alerts::AlertsArgs),
     /// One trace's spans as a tree, from the local span files.
     Trace(trace::TraceArgs),
-    /// Check paths, config, database and upstreams; say how to fix what's wrong.
+    /// Check paths, config, database, keychain and upstreams; say how to fix what's wrong.
     Doctor(doctor::DoctorArgs),
+    /// Connect a GitHub or Google account (OAuth2; tokens go to the OS keychain).
+    Connect(connect::ConnectArgs),
+    /// Revoke and forget a connected account.
+    Disconnect(connect::DisconnectArgs),
+    /// Connected accounts: account, scopes, token expiry (never the token).
+    Connections(connect::ConnectionsArgs),
 }
 
 /// What every command needs: where files are, the environment and the clock.
@@ -87,7 +95,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Alerts(a) => alerts::run(&ctx, a),
         Command::Trace(a) => trace::run(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),
+        Command::Connect(a) => {
+            let _log = cli_log(&ctx);
+            connect::connect(&ctx, a)
+        }
+        Command::Disconnect(a) => {
+            let _log = cli_log(&ctx);
+            connect::disconnect(&ctx, a)
+        }
+        Command::Connections(a) => connect::connections(&ctx, a),
     }
+}
+
+/// Warnings and errors of a command on stderr.
+fn cli_log(ctx: &Ctx) -> gatehouse::telemetry::logs::LogGuard {
+    gatehouse::telemetry::logs::init_cli(ctx.env.get("GATEHOUSE_LOG").map(String::as_str))
 }
 
 /// Prints `value` as one pretty JSON document on stdout.

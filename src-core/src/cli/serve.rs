@@ -55,6 +55,12 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
         upstreams = config.upstreams.len(),
         "gatehouse serve starting"
     );
+    let accounts = gatehouse::oauth::Accounts::new(
+        store.clone(),
+        gatehouse::secrets::Secrets::system(config.secrets),
+        Arc::new(config.oauth.clone()),
+        ctx.clock.clone(),
+    );
     let deps = Deps {
         store,
         clock: ctx.clock.clone(),
@@ -62,6 +68,7 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
         redactor,
         identity,
         env: ctx.env.clone(),
+        accounts: Some(accounts),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

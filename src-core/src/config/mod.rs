@@ -6,6 +6,7 @@
 mod alerts;
 mod error;
 mod limits;
+mod oauth;
 mod raw;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ pub use alerts::{AlertsConfig, TracesConfig};
 pub use error::ConfigError;
 use error::Source;
 pub use limits::{AgentLimits, LimitsConfig, PeriodBudgets};
+pub use oauth::{OAuthConfig, ProviderConfig};
 use raw::{RawConfig, RawLimits};
 use toml::Spanned;
 
@@ -82,6 +84,10 @@ pub struct Config {
     pub policies: BTreeMap<String, ToolPolicy>,
     /// Upstream servers, in file order.
     pub upstreams: Vec<UpstreamConfig>,
+    /// `[oauth]`: GitHub and Google clients, endpoints and scopes.
+    pub oauth: OAuthConfig,
+    /// `[secrets] store`: which keychain holds OAuth tokens.
+    pub secrets: crate::secrets::Choice,
 }
 
 /// One layer (defaults or file) after checking, before layering.
@@ -96,6 +102,7 @@ struct Layer {
     limits: LimitsConfig,
     policies: BTreeMap<String, ToolPolicy>,
     upstreams: Vec<UpstreamConfig>,
+    oauth: oauth::OAuthLayer,
 }
 
 impl Config {
@@ -131,6 +138,7 @@ impl Config {
     }
 
     fn from_layers(d: Layer, f: Layer, source: Option<PathBuf>) -> Config {
+        let (oauth, secrets) = oauth::merge(d.oauth, f.oauth);
         let pick = |a: Option<Duration>, b: Option<Duration>| a.or(b).unwrap_or_default();
         let (traces, alerts) = f.observe.over(&d.observe);
         Config {
@@ -150,6 +158,8 @@ impl Config {
             limits: d.limits.layered_under(&f.limits),
             policies: f.policies,
             upstreams: f.upstreams,
+            oauth,
+            secrets,
         }
     }
 
@@ -162,7 +172,10 @@ impl Config {
 fn parse_layer(path: &Path, text: &str) -> Result<Layer, ConfigError> {
     let src = Source { path, text };
     let raw: RawConfig = toml::from_str(text).map_err(|e| src.invalid(e.span(), e.message()))?;
-    let mut layer = Layer::default();
+    let mut layer = Layer {
+        oauth: oauth::parse(&src, &raw.oauth, &raw.secrets)?,
+        ..Layer::default()
+    };
 
     if let Some(server) = &raw.server {
         layer.max_message_bytes =

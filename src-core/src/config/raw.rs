@@ -27,6 +27,10 @@ pub struct RawConfig {
     pub agents: Option<BTreeMap<String, RawAgentPolicy>>,
     /// `[[upstream]]`
     pub upstream: Option<Vec<RawUpstream>>,
+    /// `[oauth]`: GitHub and Google clients and endpoints.
+    pub oauth: Option<super::oauth::RawOAuth>,
+    /// `[secrets]`: which keychain holds tokens.
+    pub secrets: Option<super::oauth::RawSecrets>,
 }
 
 /// `[server]`

@@ -28,6 +28,21 @@ pub async fn run(
                 .instrument(spans::builtin(tool.name.as_str()))
                 .await
         }
+        ToolKind::Api(provider) => match guard.catalog.accounts() {
+            Some(accounts) => {
+                crate::tools::account::run(
+                    accounts,
+                    *provider,
+                    tool.name.local(),
+                    call.args.into_inner(),
+                    &call.propagate,
+                )
+                .await
+            }
+            None => Outcome::Refused(Refusal::Denied(crate::guard::DenyReason::NotConnected {
+                provider: provider.name().into(),
+            })),
+        },
         ToolKind::Upstream(name) => {
             let Some(up) = guard.catalog.upstreams().get(name.as_str()) else {
                 return Outcome::UpstreamFailed(UpstreamError::Unavailable {

@@ -36,6 +36,23 @@ pub enum DenyReason {
         /// The tool.
         tool: String,
     },
+    /// The account behind a built-in tool is not connected (any more).
+    NotConnected {
+        /// `github` or `google`.
+        provider: String,
+    },
+    /// The provider rejected the refresh token: the user must connect again.
+    ReconnectRequired {
+        /// `github` or `google`.
+        provider: String,
+        /// Why (an OAuth error or a sentence; no secret).
+        why: String,
+    },
+    /// The OS keychain holding the account's tokens is locked or absent.
+    KeychainUnavailable {
+        /// What the keychain said and what to do.
+        why: String,
+    },
 }
 
 impl DenyReason {
@@ -47,6 +64,9 @@ impl DenyReason {
             DenyReason::AgentRevoked { .. } => "agent_revoked",
             DenyReason::TokenRequired { .. } => "token_required",
             DenyReason::ToolForbidden { .. } => "tool_forbidden",
+            DenyReason::NotConnected { .. } => "not_connected",
+            DenyReason::ReconnectRequired { .. } => "reconnect_required",
+            DenyReason::KeychainUnavailable { .. } => "keychain_unavailable",
         }
     }
 
@@ -58,6 +78,9 @@ impl DenyReason {
             DenyReason::AgentRevoked { agent } => format!("Gatehouse refused the call: agent \"{agent}\" was revoked. The user can issue a new token with `gatehouse agents rotate {agent}`."),
             DenyReason::TokenRequired { agent } => format!("Gatehouse refused the call: \"{agent}\" is a token agent, and this client sent no GATEHOUSE_TOKEN. Add the agent's token to the client's config."),
             DenyReason::ToolForbidden { agent, tool } => format!("Gatehouse refused the call: agent \"{agent}\" may not call {tool}. Use another tool, or ask the user to allow it."),
+            DenyReason::NotConnected { provider } => format!("Gatehouse refused the call: the user's {provider} account is not connected. Ask the user to run `gatehouse connect {provider}`."),
+            DenyReason::ReconnectRequired { provider, why } => format!("Gatehouse refused the call: the user's {provider} connection must be renewed ({why}). Do not retry; ask the user to run `gatehouse connect {provider}`."),
+            DenyReason::KeychainUnavailable { why } => format!("Gatehouse refused the call: it cannot read the account's tokens from the OS keychain ({why}). Ask the user to unlock the keychain or run `gatehouse doctor`."),
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Deps {
     pub identity: ProcessIdentity,
     /// The environment upstream children inherit (minus Gatehouse's token).
     pub env: EnvMap,
+    /// Connected GitHub/Google accounts (tokens in the keychain); `None` offers no such tools.
+    pub accounts: Option<crate::oauth::Accounts>,
 }
 
 /// The server could not run.
@@ -98,7 +100,10 @@ where
         deps.store.clone(),
         deps.clock.clone(),
         deps.config.clone(),
-        Catalog::new(upstreams.clone()),
+        match deps.accounts {
+            Some(a) => Catalog::new(upstreams.clone()).with_accounts(a),
+            None => Catalog::new(upstreams.clone()),
+        },
         deps.redactor,
     ));
     tokio::spawn(prune_history(

@@ -110,7 +110,8 @@ fn upstream_error(e: &UpstreamError) -> CallToolResult {
         UpstreamError::Unavailable { upstream, .. }
         | UpstreamError::Timeout { upstream, .. }
         | UpstreamError::Closed { upstream }
-        | UpstreamError::Rpc { upstream, .. } => fields["upstream"] = json!(upstream),
+        | UpstreamError::Rpc { upstream, .. }
+        | UpstreamError::Http { upstream, .. } => fields["upstream"] = json!(upstream),
         UpstreamError::Cancelled => {}
     }
     if let UpstreamError::Rpc { code, .. } = e {

@@ -49,6 +49,7 @@ impl Harness {
                 parent_exe: None,
             },
             env: EnvMap::new(),
+            accounts: None,
         };
         let (server_io, client_io) = tokio::io::duplex(64 * 1024);
         let (read, write) = tokio::io::split(server_io);

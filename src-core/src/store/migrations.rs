@@ -68,6 +68,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_opened ON alerts (opened_ms);
     CREATE INDEX history_status ON history (status, time_ms);
     ",
+    // 3: OAuth connections (metadata only: tokens live in the OS keychain) and leases.
+    "
+    CREATE TABLE connections (
+        provider     TEXT PRIMARY KEY,
+        account      TEXT,
+        client_id    TEXT NOT NULL,
+        scopes       TEXT NOT NULL,
+        expires_ms   INTEGER,
+        refreshable  INTEGER NOT NULL,
+        state        TEXT NOT NULL CHECK (state IN ('connected', 'needs_reconnect')),
+        state_reason TEXT,
+        secret_store TEXT NOT NULL,
+        secret_key   TEXT NOT NULL,
+        generation   INTEGER NOT NULL,
+        connected_ms INTEGER NOT NULL,
+        refreshed_ms INTEGER
+    );
+    CREATE TABLE leases (
+        name       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

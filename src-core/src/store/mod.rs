@@ -8,8 +8,10 @@ mod agents;
 mod alerts;
 mod buckets;
 mod checkpoint;
+mod connections;
 mod history;
 mod inline;
+mod leases;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -22,8 +24,10 @@ pub use agents::{AgentRow, AgentStatus, NewAgent};
 pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;
+pub use connections::{ConnectionRow, ConnectionState};
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};
 pub use inline::try_without_waiting;
+pub use leases::Lease;
 
 /// How long one statement waits for another process's lock before the store
 /// gives up and the guard refuses the call (fail closed).

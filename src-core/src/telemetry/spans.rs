@@ -133,6 +133,25 @@ pub fn upstream_request(upstream: &str, tool: &str) -> Span {
     )
 }
 
+/// The CLIENT span of one HTTP request to an API behind a built-in tool
+/// (GitHub, Gmail), after the OTel HTTP client conventions. Only the method,
+/// the host and the answer's status are kept: paths and queries carry
+/// argument values (owners, search terms, message ids).
+pub fn http_request(method: &str, api: &str, host: &str) -> Span {
+    tracing::info_span!(
+        target: TARGET,
+        "http",
+        otel.name = method,
+        otel.kind = "client",
+        otel.status_code = Empty,
+        http.request.method = method,
+        server.address = host,
+        http.response.status_code = Empty,
+        gatehouse.api = api,
+        error.type = Empty,
+    )
+}
+
 /// Repoints `meta`'s `traceparent` at `span` (an upstream request's CLIENT
 /// span), so the upstream's span is that span's child. No-op with tracing off.
 pub fn propagate_from(span: &Span, meta: &mut RequestMetaObject) {

@@ -94,17 +94,35 @@ pub enum UpstreamError {
     /// The client cancelled the call.
     #[error("the call was cancelled by the client")]
     Cancelled,
+    /// An HTTP API behind a built-in tool (GitHub, Gmail) answered with an error.
+    #[error("{message}")]
+    Http {
+        /// The tool family: `github`, `gmail`.
+        upstream: String,
+        /// The HTTP status (0: no answer at all).
+        status: u16,
+        /// What happened (the provider's message, scrubbed; may quote arguments: redact before keeping).
+        message: String,
+        /// When the provider says a retry may succeed, in ms from now.
+        retry_after_ms: Option<i64>,
+    },
 }
 
 impl UpstreamError {
     /// Whether retrying the same call later may succeed.
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             UpstreamError::Unavailable { .. }
-                | UpstreamError::Timeout { .. }
-                | UpstreamError::Closed { .. }
-        )
+            | UpstreamError::Timeout { .. }
+            | UpstreamError::Closed { .. } => true,
+            // Rate limits, server errors and no answer at all may pass; other 4xx won't.
+            UpstreamError::Http {
+                status,
+                retry_after_ms,
+                ..
+            } => *status == 0 || *status == 429 || *status >= 500 || retry_after_ms.is_some(),
+            UpstreamError::Rpc { .. } | UpstreamError::Cancelled => false,
+        }
     }
 
     /// The HTTP status this maps onto (`upstream_status`): 503 unavailable,
@@ -115,6 +133,9 @@ impl UpstreamError {
             UpstreamError::Timeout { .. } => 504,
             UpstreamError::Cancelled => 499,
             UpstreamError::Closed { .. } | UpstreamError::Rpc { .. } => 502,
+            // No answer at all is a bad gateway too.
+            UpstreamError::Http { status: 0, .. } => 502,
+            UpstreamError::Http { status, .. } => *status,
         }
     }
 
@@ -122,6 +143,7 @@ impl UpstreamError {
     pub fn is_callers_fault(&self) -> bool {
         matches!(self, UpstreamError::Rpc { code, .. } if *code == -32602)
             || matches!(self, UpstreamError::Cancelled)
+            || matches!(self, UpstreamError::Http { status, .. } if matches!(status, 400 | 404 | 409 | 410 | 422))
     }
 
     /// The upstream request span's `error.type`.
@@ -132,13 +154,16 @@ impl UpstreamError {
             UpstreamError::Closed { .. } => "closed",
             UpstreamError::Rpc { .. } => "rpc_error",
             UpstreamError::Cancelled => "cancelled",
+            UpstreamError::Http { status: 0, .. } => "no_answer",
+            UpstreamError::Http { .. } => "http_error",
         }
     }
 
     /// When the caller may retry, if known.
     pub fn retry_after_ms(&self) -> Option<i64> {
         match self {
-            UpstreamError::Unavailable { retry_after_ms, .. } => *retry_after_ms,
+            UpstreamError::Unavailable { retry_after_ms, .. }
+            | UpstreamError::Http { retry_after_ms, .. } => *retry_after_ms,
             UpstreamError::Closed { .. } => Some(1000),
             _ => None,
         }
