@@ -9,6 +9,7 @@ mod cli;
 mod clients;
 mod errors;
 mod identity;
+mod pause;
 mod protocol;
 mod redaction;
 mod upstream;

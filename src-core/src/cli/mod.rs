@@ -5,6 +5,7 @@
 mod activity;
 mod agents;
 mod doctor;
+mod pause;
 mod serve;
 mod table;
 
@@ -39,6 +40,10 @@ enum Command {
     History(activity::HistoryArgs),
     /// Check paths, config, database and upstreams; say how to fix what's wrong.
     Doctor(doctor::DoctorArgs),
+    /// Pause every agent: all calls are refused (`denied`, reason `paused`) until `resume`.
+    Pause(pause::PauseArgs),
+    /// Let calls through again after `pause`.
+    Resume(pause::PauseArgs),
 }
 
 /// What every command needs: where files are, the environment and the clock.
@@ -79,6 +84,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Command::Limits(a) => activity::limits(&ctx, a),
         Command::History(a) => activity::history(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),
+        Command::Pause(a) => pause::run(&ctx, true, a),
+        Command::Resume(a) => pause::run(&ctx, false, a),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::meta::PAUSED_KEY;
 use super::{Store, StoreError};
 use crate::clock::UnixMillis;
 
@@ -68,17 +69,53 @@ const COLUMNS: &str =
     "id, name, status, verified, parent_exe, allow_tools, deny_tools, created_ms, last_seen_ms";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
+    from_row_at(r, 0)
+}
+
+/// The agent in `COLUMNS` starting at column `at`.
+fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentRow> {
     let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
     Ok(AgentRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        status: AgentStatus::parse(&r.get::<_, String>(2)?),
-        verified: r.get(3)?,
-        parent_exe: r.get(4)?,
-        allow_tools: list(r.get(5)?),
-        deny_tools: list(r.get(6)?),
-        created: UnixMillis(r.get(7)?),
-        last_seen: r.get::<_, Option<i64>>(8)?.map(UnixMillis),
+        id: r.get(at)?,
+        name: r.get(at + 1)?,
+        status: AgentStatus::parse(&r.get::<_, String>(at + 2)?),
+        verified: r.get(at + 3)?,
+        parent_exe: r.get(at + 4)?,
+        allow_tools: list(r.get(at + 5)?),
+        deny_tools: list(r.get(at + 6)?),
+        created: UnixMillis(r.get(at + 7)?),
+        last_seen: r.get::<_, Option<i64>>(at + 8)?.map(UnixMillis),
+    })
+}
+
+/// What identify reads on every call, in one statement: the caller's agent
+/// (if any) and whether the user paused all agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// Since when all agents are paused (`gatehouse pause`, the tray); `None`: not paused.
+    pub paused_since: Option<UnixMillis>,
+    /// The agent found, if any.
+    pub agent: Option<AgentRow>,
+}
+
+/// One row whatever matches: the pause flag from `meta`, then the agent's
+/// columns (all null when no agent matches `{column} = ?1`).
+fn lookup_sql(column: &str) -> String {
+    format!(
+        "SELECT (SELECT value FROM meta WHERE key = '{PAUSED_KEY}'), {COLUMNS}
+         FROM (SELECT 1) LEFT JOIN agents ON {column} = ?1"
+    )
+}
+
+fn lookup_row(r: &Row<'_>) -> rusqlite::Result<Lookup> {
+    let paused: Option<String> = r.get(0)?;
+    let agent = match r.get::<_, Option<String>>(1)? {
+        Some(_) => Some(from_row_at(r, 1)?),
+        None => None,
+    };
+    Ok(Lookup {
+        paused_since: paused.map(|v| UnixMillis(v.parse().unwrap_or(0))),
+        agent,
     })
 }
 
@@ -111,6 +148,22 @@ impl Store {
             ))?
             .query_row([token_hash], from_row)
             .optional()
+        })
+    }
+
+    /// The agent whose token hashes to `token_hash`, and the pause flag, in one read.
+    pub fn lookup_by_token_hash(&self, token_hash: &str) -> Result<Lookup, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&lookup_sql("token_hash"))?
+                .query_row([token_hash], lookup_row)
+        })
+    }
+
+    /// The agent named `name`, and the pause flag, in one read.
+    pub fn lookup_by_name(&self, name: &str) -> Result<Lookup, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&lookup_sql("name"))?
+                .query_row([name], lookup_row)
         })
     }
 

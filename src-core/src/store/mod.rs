@@ -2,11 +2,12 @@
 //! tray share. WAL, `synchronous=NORMAL`, short `BEGIN IMMEDIATE`
 //! transactions and a busy handler that retries in ~200 µs sleeps, so no
 //! writer starves and anything that must be exact across processes is decided
-//! inside one transaction.
+//! inside one transaction. `meta` holds the flag that pauses every agent.
 
 mod agents;
 mod buckets;
 mod history;
+mod meta;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use agents::{AgentRow, AgentStatus, NewAgent};
+pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent};
 pub use buckets::BucketRow;
 pub use history::{CallRecord, CallStatus, HistoryFilter, HistoryRow};
 
