@@ -1,0 +1,116 @@
+// The window's shell: the nav, the banners (paused, broken files), the
+// pause button, and which page is shown. The Rust side sends a status event
+// whenever any process changes the database; the shown page refreshes itself.
+
+import { call, on, EVENTS } from "./api.js";
+import { h, fill, notice } from "./dom.js";
+import { PAGES } from "./pages/index.js";
+
+const app = {
+  status: null,
+  page: null,
+  /** Shows `message` at the top of the page for a while. */
+  toast(message, kind = "ok") {
+    const box = document.getElementById("banners");
+    const n = notice(kind, message);
+    n.classList.add("toast");
+    box.append(n);
+    setTimeout(() => n.remove(), kind === "error" ? 9000 : 3500);
+  },
+  /** Asks for the status now (after the page changed something). */
+  async refreshStatus() {
+    try {
+      showStatus(await call("status"));
+    } catch (e) {
+      showProblems([{ what: "app", message: e.message }]);
+    }
+  },
+};
+
+function pageFromHash() {
+  const id = location.hash.replace(/^#\/?/, "").split("/")[0];
+  return PAGES.find((p) => p.id === id) || PAGES[0];
+}
+
+function renderNav() {
+  const nav = document.getElementById("nav");
+  const pending = app.status ? app.status.pending.length : 0;
+  fill(nav, PAGES.map((p) => {
+    const badge = p.id === "agents" && pending > 0
+      ? h("span", { class: "badge", title: `${pending} waiting for approval`, data: { testid: "pending-count" } }, String(pending))
+      : null;
+    return h("a", {
+      href: `#${p.id}`,
+      class: app.page === p ? "active" : "",
+      "aria-current": app.page === p ? "page" : null,
+      data: { testid: `nav-${p.id}` },
+    }, p.title, badge);
+  }));
+}
+
+function show(page) {
+  if (app.page === page) return;
+  if (app.page && app.page.unmount) app.page.unmount();
+  app.page = page;
+  const root = document.getElementById("page");
+  root.replaceChildren();
+  root.dataset.page = page.id;
+  document.title = `${page.title} · Gatehouse`;
+  renderNav();
+  page.mount(root, app);
+}
+
+function showProblems(problems) {
+  const box = document.getElementById("banners");
+  for (const old of box.querySelectorAll(".problem")) old.remove();
+  for (const p of problems) {
+    const title = { database: "The database can't be used.", config: "The config file has a mistake.", app: "Gatehouse can't reach its core." }[p.what] || "Something is wrong.";
+    const n = notice("error", h("strong", {}, title), " ", p.message);
+    n.classList.add("problem");
+    n.dataset.testid = `problem-${p.what}`;
+    box.prepend(n);
+  }
+}
+
+function showStatus(status) {
+  const first = app.status === null;
+  app.status = status;
+  const box = document.getElementById("banners");
+  for (const old of box.querySelectorAll(".paused")) old.remove();
+  if (status.paused.paused) {
+    const resume = h("button", { type: "button", class: "small", on: { click: () => setPaused(false) } }, "Resume all agents");
+    const n = notice("warn", h("strong", {}, "All agents are paused."), " Every tool call is refused until you resume. ", resume);
+    n.classList.add("paused");
+    n.dataset.testid = "paused-banner";
+    box.prepend(n);
+  }
+  showProblems(status.problems);
+  const toggle = document.getElementById("pause-toggle");
+  toggle.textContent = status.paused.paused ? "Resume all agents" : "Pause all agents";
+  toggle.classList.toggle("warn", status.paused.paused);
+  renderNav();
+  if (!first && app.page && app.page.status) app.page.status(status);
+}
+
+async function setPaused(on) {
+  try {
+    await call(on ? "pause_agents" : "resume_agents");
+    app.toast(on ? "All agents paused: every call is refused until you resume." : "Agents resumed: calls go through again.");
+    await app.refreshStatus();
+  } catch (e) {
+    app.toast(e.message, "error");
+  }
+}
+
+async function start() {
+  document.getElementById("pause-toggle").addEventListener("click", () => setPaused(!(app.status && app.status.paused.paused)));
+  window.addEventListener("hashchange", () => show(pageFromHash()));
+  await on(EVENTS.status, showStatus);
+  await on(EVENTS.navigate, (page) => { location.hash = `#${page}`; });
+  await app.refreshStatus();
+  show(pageFromHash());
+}
+
+start().catch((e) => {
+  fill(document.getElementById("page"), notice("error", `The window could not start: ${e.message}`));
+});
