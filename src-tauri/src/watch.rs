@@ -1,5 +1,6 @@
 //! Notices changes to the shared database, whichever process made them, and
-//! passes them on: a status event to the window (which refreshes its page),
+//! passes them on: a status event to the window on every write (it refreshes
+//! its page),
 //! the tray's count and icon, and a desktop notification for each agent
 //! that starts waiting for approval. Cheap: `PRAGMA data_version` four times a
 //! second, a fuller look only when it moved (or every few seconds, to notice
@@ -41,16 +42,24 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
             loop {
                 let core = app.state::<Core>();
                 let version = core.store().and_then(|s| Ok(s.data_version()?)).ok();
-                let due = core.take_changed()
-                    || version != seen.version
+                // Something was written (by any process): the window refreshes its page.
+                let moved = core.take_changed() || version != seen.version;
+                let due = moved
                     || version.is_none() && last_full.elapsed() >= Duration::from_secs(1)
                     || last_full.elapsed() >= FULL_EVERY;
                 if due {
                     seen.version = version;
                     last_full = Instant::now();
                     let status = snapshot(&core);
-                    if seen.status.as_ref() != Some(&status) {
-                        publish(&app, tray.as_ref(), &status, &mut seen.notified, &core);
+                    let differs = seen.status.as_ref() != Some(&status);
+                    if moved || differs {
+                        send(&app, &status);
+                    }
+                    if differs {
+                        if let Some(t) = &tray {
+                            t.show(&status);
+                        }
+                        notify(&app, &status, &mut seen.notified, &core);
                         seen.status = Some(status);
                     }
                 }
@@ -62,19 +71,19 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
     }
 }
 
-fn publish<R: Runtime>(
+fn send<R: Runtime>(app: &AppHandle<R>, status: &StatusView) {
+    if let Err(e) = app.emit_to(MAIN, STATUS, status) {
+        tracing::warn!(error = %e, "cannot send the status to the window");
+    }
+}
+
+/// A desktop notification for each agent that started waiting since the last look.
+fn notify<R: Runtime>(
     app: &AppHandle<R>,
-    tray: Option<&Tray<R>>,
     status: &StatusView,
     notified: &mut BTreeSet<String>,
     core: &Core,
 ) {
-    if let Err(e) = app.emit_to(MAIN, STATUS, status) {
-        tracing::warn!(error = %e, "cannot send the status to the window");
-    }
-    if let Some(t) = tray {
-        t.show(status);
-    }
     let waiting: BTreeSet<String> = status.pending.iter().map(|a| a.name.clone()).collect();
     notified.retain(|n| waiting.contains(n));
     let wait = core

@@ -102,6 +102,10 @@ async function setPaused(on) {
   }
 }
 
+// A bug in the window must not leave it silently stale: say so.
+window.addEventListener("error", (e) => app.toast(`The window hit an error: ${e.message}. Reopen it if it looks stale.`, "error"));
+window.addEventListener("unhandledrejection", (e) => app.toast(`The window hit an error: ${(e.reason && e.reason.message) || e.reason}`, "error"));
+
 async function start() {
   document.getElementById("pause-toggle").addEventListener("click", () => setPaused(!(app.status && app.status.paused.paused)));
   window.addEventListener("hashchange", () => show(pageFromHash()));

@@ -61,10 +61,14 @@ export default {
   },
 };
 
+let asked = 0; // answers to older requests are dropped: they may predate a change
+
 async function refresh() {
   if (!root) return;
+  const ticket = ++asked;
   try {
     const agents = await call("list_agents");
+    if (ticket !== asked || !root) return;
     fill(slots.error);
     const key = JSON.stringify(agents.map((a) => [a.name, a.status, a.verified, a.parent_exe]));
     if (key === shownKey) {
@@ -82,6 +86,7 @@ async function refresh() {
     const pending = agents.filter((a) => a.status === "pending");
     fill(slots.list, pending.length ? pendingSection(pending) : null, allSection(agents));
   } catch (e) {
+    if (ticket !== asked) return;
     shownKey = null;
     fill(slots.error, notice("error", e.message));
   }

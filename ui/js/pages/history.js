@@ -91,25 +91,59 @@ function query(extra = {}) {
   return { query: { ...filters, ...extra } };
 }
 
+let asked = 0; // a reload's answer is dropped when the filters changed again meanwhile
+
 async function reload() {
   loading = true;
+  const ticket = ++asked;
+  let got;
   try {
-    rows = await call("list_history", query());
+    got = await call("list_history", query());
+    if (ticket !== asked) return;
+    rows = got;
     fill(slots.error);
   } catch (e) {
+    if (ticket !== asked) return;
     rows = [];
     fill(slots.error, notice("error", e.message));
   }
   loading = false;
   newest = Math.max(newest, ...rows.map((r) => r.id), 0);
   renderList(new Set());
+  if (again) {
+    again = false;
+    loadNewer();
+  }
 }
 
+let fetching = false;
+let again = false;
+
+// One fetch at a time; a status event during one asks for another after it.
 async function loadNewer() {
-  if (loading || !root) return;
+  if (!root) return;
+  if (loading || fetching) {
+    again = true;
+    return;
+  }
+  fetching = true;
+  try {
+    await fetchNewer();
+  } finally {
+    fetching = false;
+  }
+  if (again) {
+    again = false;
+    loadNewer();
+  }
+}
+
+async function fetchNewer() {
   const after = rows.length ? rows[0].id : newest;
+  const ticket = asked;
   try {
     const fresh = await call("list_history", query({ after_id: after }));
+    if (ticket !== asked || !root) return;
     if (!fresh.length) {
       newest = Math.max(newest, after);
       return;

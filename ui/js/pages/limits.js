@@ -45,13 +45,18 @@ function keyOf(b) {
   return [b.scope, b.agent, b.tool, b.period].join("|");
 }
 
+let asked = 0; // answers to older requests are dropped: they may predate an edit
+
 async function refresh() {
   if (!root) return;
+  const ticket = ++asked;
   let page;
   try {
     page = await call("list_limits");
+    if (ticket !== asked || !root) return;
     fill(slots.error);
   } catch (e) {
+    if (ticket !== asked) return;
     shownKey = null;
     fill(slots.error, notice("error", e.message));
     return;
