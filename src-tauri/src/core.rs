@@ -118,6 +118,30 @@ pub fn find_gatehouse(env: &EnvMap, tray_exe: Option<PathBuf>) -> PathBuf {
 }
 
 #[cfg(test)]
+pub(crate) mod testing {
+    //! A core over a temporary home, with a fake clock.
+    use std::sync::Arc;
+
+    use gatehouse::clock::{FakeClock, UnixMillis};
+    use gatehouse::home::{EnvMap, Home};
+
+    use super::Core;
+
+    /// A core whose home `prepare` may fill first; the folder lives as long as the `TempDir`.
+    pub fn core_in(prepare: impl FnOnce(&std::path::Path)) -> (Core, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
+        let core = Core::new(
+            Home::in_dir(dir.path()),
+            EnvMap::new(),
+            Arc::new(FakeClock::new(UnixMillis(1_700_000_000_000))),
+            "gatehouse".into(),
+        );
+        (core, dir)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -40,7 +40,7 @@ impl From<StoreError> for UiError {
 fn database_fix(e: &StoreError) -> &'static str {
     match e {
         StoreError::Corrupt(_) => {
-            "Quit Gatehouse and every client using it, move the file away (Gatehouse creates a new, empty one), and reopen this window"
+            "Close the AI clients using Gatehouse and move the file away (Gatehouse creates a new, empty one); this window picks it up by itself"
         }
         StoreError::Open { .. } | StoreError::Unwritable(_) => {
             "Check that the folder exists and is writable and the disk is not full, or set GATEHOUSE_HOME to a writable folder; `gatehouse doctor` checks it all"

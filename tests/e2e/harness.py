@@ -282,7 +282,8 @@ class App:
     def screenshot(self, name: str) -> Path:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        # A moment for transitions (bars, highlight of new rows) to settle.
+        # Transient notices fade first, and transitions (bars, new rows' highlight) settle.
+        self.wait_for("notices to fade", lambda d: not d.find_elements(By.CSS_SELECTOR, "#toasts .toast"), timeout=12)
         time.sleep(0.6)
         if not self.driver.save_screenshot(str(path)):
             raise AssertionError(f"screenshot {name} failed")

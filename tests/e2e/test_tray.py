@@ -203,6 +203,7 @@ class TrayApp(unittest.TestCase):
         self.assertIn("# This comment must survive edits made in the tray.", text)
         self.assertIn('[limits.tools."everything__echo"]   # a tighter budget for echo\nper_minute = 45\n', text)
         app.wait_css("[data-testid=table-every_agent]")
+        app.driver.execute_script("document.querySelector('tr[data-bucket=\"tool||everything__echo|minute\"]').scrollIntoView({block: 'center'})")
         app.screenshot("limits")
 
     def test_7_pause_all_agents_refuses_every_call_until_resumed(self):
@@ -230,11 +231,11 @@ class TrayApp(unittest.TestCase):
 class DarkMode(unittest.TestCase):
     def test_pages_follow_the_desktops_dark_theme(self):
         need_tools()
-        home = Home(CONFIG)
+        home = Home("[approval]\nwait_seconds = 1\n")
         try:
             home.cli("agents", "add", "claude-desktop")
             s = RawSession(home, client="Zed")
-            s.request("tools/call", {"name": "gatehouse__budgets", "arguments": {}}, timeout=40)
+            s.request("tools/call", {"name": "gatehouse__budgets", "arguments": {}}, timeout=20)
             s.close()
             app = App(home, GTK_THEME="Adwaita:dark")
             try:
@@ -288,7 +289,8 @@ class BadInput(unittest.TestCase):
                 self.assertIn("per_minute", txt(problem))
                 app.wait_css('tr[data-agent="still-listed"]')
                 app.go("limits")
-                app.wait_for("the limits page to say why", lambda d: "config.toml:4" in txt(d.find_element(By.ID, "page")))
+                app.wait_for("the limits page to point at the problem", lambda d: "problem above is fixed" in txt(d.find_element(By.ID, "page")))
+                self.assertIn("config.toml:4", txt(app.find("[data-testid=problem-config]")))
                 app.screenshot("problem-config")
                 time.sleep(0.2)
             finally:

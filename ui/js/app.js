@@ -11,18 +11,28 @@ const app = {
   page: null,
   /** Shows `message` at the top of the page for a while. */
   toast(message, kind = "ok") {
-    const box = document.getElementById("banners");
+    const box = document.getElementById("toasts");
     const n = notice(kind, message);
     n.classList.add("toast");
     box.append(n);
-    setTimeout(() => n.remove(), kind === "error" ? 9000 : 3500);
+    setTimeout(() => n.remove(), kind === "error" ? 9000 : 3000);
+  },
+  /**
+   * What a page shows when its command failed: the message, unless the same
+   * problem is already in a banner above (a broken file); then a short pointer.
+   */
+  pageError(message) {
+    const known = app.status && app.status.problems.some((p) => p.message === message);
+    return known
+      ? notice("warn", "This page can't be shown until the problem above is fixed; it comes back by itself.")
+      : notice("error", sentence(message));
   },
   /** Asks for the status now (after the page changed something). */
   async refreshStatus() {
     try {
       showStatus(await call("status"));
     } catch (e) {
-      showProblems([{ what: "app", message: e.message }]);
+      showProblems([{ what: "app", message: `The window can't reach Gatehouse: ${e.message}` }]);
     }
   },
 };
@@ -64,12 +74,16 @@ function showProblems(problems) {
   const box = document.getElementById("banners");
   for (const old of box.querySelectorAll(".problem")) old.remove();
   for (const p of problems) {
-    const title = { database: "The database can't be used.", config: "The config file has a mistake.", app: "Gatehouse can't reach its core." }[p.what] || "Something is wrong.";
-    const n = notice("error", h("strong", {}, title), " ", p.message);
+    const n = notice("error", sentence(p.message));
     n.classList.add("problem");
     n.dataset.testid = `problem-${p.what}`;
     box.prepend(n);
   }
+}
+
+/** `message` with a capital first letter. */
+function sentence(message) {
+  return message ? message[0].toUpperCase() + message.slice(1) : "";
 }
 
 function showStatus(status) {
@@ -85,6 +99,11 @@ function showStatus(status) {
     box.prepend(n);
   }
   showProblems(status.problems);
+  const live = document.getElementById("live");
+  const stale = status.problems.some((p) => p.what === "database");
+  live.classList.toggle("off", stale);
+  live.textContent = stale ? "Not live" : "Live";
+  live.title = stale ? "The database can't be read: see the message above" : "Updates as clients call tools";
   const toggle = document.getElementById("pause-toggle");
   toggle.textContent = status.paused.paused ? "Resume all agents" : "Pause all agents";
   toggle.classList.toggle("warn", status.paused.paused);

@@ -6,7 +6,7 @@ const STATUS_LABELS = {
   system_error: "System error",
   rate_limited: "Rate limited",
   denied: "Denied",
-  approval_pending: "Waited for approval",
+  approval_pending: "Not approved in time",
 };
 
 /** "Rate limited" for `rate_limited`. */

@@ -93,3 +93,39 @@ pub fn get_call(core: State<'_, Core>, id: i64) -> Result<HistoryView, UiError> 
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::core_in;
+
+    #[test]
+    fn filters_are_parsed_and_bounded() {
+        let (core, _dir) = core_in(|_| {});
+        let f = filter(
+            &core,
+            HistoryQuery {
+                agent: Some(String::new()),
+                status: Some("rate_limited".into()),
+                since_minutes: Some(15),
+                limit: Some(100_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(f.agent, None);
+        assert_eq!(f.status, Some(CallStatus::RateLimited));
+        assert_eq!(f.since, Some(core.clock.now().plus(-15 * 60_000)));
+        assert_eq!(f.limit, MAX_ROWS);
+        let bad = HistoryQuery {
+            status: Some("fine".into()),
+            ..Default::default()
+        };
+        assert!(
+            filter(&core, bad)
+                .unwrap_err()
+                .to_string()
+                .contains("\"fine\"")
+        );
+    }
+}

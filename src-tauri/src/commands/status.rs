@@ -81,3 +81,48 @@ pub fn snapshot(core: &Core) -> StatusView {
 pub fn status(core: State<'_, Core>) -> StatusView {
     snapshot(&core)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::core_in;
+
+    #[test]
+    fn a_fresh_home_has_no_problems_and_lists_waiting_agents() {
+        let (core, _dir) = core_in(|_| {});
+        assert!(snapshot(&core).problems.is_empty());
+        core.store()
+            .unwrap()
+            .ensure_pending("cursor", Some("/usr/bin/cursor"), core.clock.now())
+            .unwrap();
+        let s = snapshot(&core);
+        assert_eq!(s.pending.len(), 1);
+        assert_eq!(s.pending[0].parent_exe.as_deref(), Some("/usr/bin/cursor"));
+        assert!(!s.paused.paused);
+    }
+
+    #[test]
+    fn broken_files_are_problems_with_a_fix_and_the_rest_still_answers() {
+        let (core, dir) = core_in(|d| {
+            std::fs::write(d.join("config.toml"), "[limits.tool]\nper_minute = 0\n").unwrap();
+            std::fs::write(d.join("gatehouse.db"), vec![0x42u8; 4096]).unwrap();
+        });
+        let s = snapshot(&core);
+        let what: Vec<_> = s.problems.iter().map(|p| p.what).collect();
+        assert_eq!(what, ["config", "database"]);
+        assert!(
+            s.problems[0].message.contains("config.toml:2"),
+            "{:?}",
+            s.problems
+        );
+        assert!(
+            s.problems[1].message.contains("move the file away"),
+            "{:?}",
+            s.problems
+        );
+        // Moving the damaged file away heals it without a restart.
+        std::fs::rename(dir.path().join("gatehouse.db"), dir.path().join("old.db")).unwrap();
+        std::fs::write(dir.path().join("config.toml"), "").unwrap();
+        assert!(snapshot(&core).problems.is_empty());
+    }
+}

@@ -83,12 +83,15 @@ async function refresh() {
       return;
     }
     shownKey = key;
+    agents.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: "base" }));
     const pending = agents.filter((a) => a.status === "pending");
-    fill(slots.list, pending.length ? pendingSection(pending) : null, allSection(agents));
+    const others = agents.filter((a) => a.status !== "pending");
+    fill(slots.list, pending.length ? pendingSection(pending) : null,
+      others.length || !pending.length ? allSection(others, pending.length > 0) : null);
   } catch (e) {
     if (ticket !== asked) return;
     shownKey = null;
-    fill(slots.error, notice("error", e.message));
+    fill(slots.error, app.pageError(e.message));
   }
 }
 
@@ -114,7 +117,7 @@ function pendingSection(pending) {
           actionButton(a, "deny", "danger"))))));
 }
 
-function allSection(agents) {
+function allSection(agents, somePending) {
   if (!agents.length) {
     return h("section", { class: "card empty", data: { testid: "agents-empty" } },
       h("h2", {}, "No agents yet"),
@@ -122,7 +125,7 @@ function allSection(agents) {
       h("p", { class: "muted" }, "A client started without a token shows up here by itself, waiting for your approval."));
   }
   return h("section", { class: "card" },
-    h("h2", {}, "All agents"),
+    h("h2", {}, somePending ? "Other agents" : "All agents"),
     h("table", { class: "grid agents" },
       h("thead", {}, h("tr", {}, ["Name", "Status", "Launched by", "Last seen", ""].map((t) => h("th", {}, t)))),
       h("tbody", {}, agents.map((a) =>
@@ -219,7 +222,7 @@ function tokenPanel(view) {
   const tabs = h("div", { class: "tabs", role: "tablist" });
   const text = (c) => (typeof view.client_config[c.key] === "string"
     ? view.client_config[c.key]
-    : JSON.stringify(view.client_config[c.key], null, 2));
+    : JSON.stringify(readable(view.client_config[c.key]), null, 2));
   const showTab = (c) => {
     current = c;
     for (const t of tabs.children) t.setAttribute("aria-selected", String(t.dataset.client === c.key));
@@ -239,4 +242,18 @@ function tokenPanel(view) {
     tabs, body,
     h("div", { class: "row end" },
       h("button", { type: "button", class: "secondary", data: { testid: "token-done" }, on: { click: () => fill(slots.token) } }, "Done: hide the token")));
+}
+
+// Keys in the order people write them: type, command, args, env.
+const FIRST = ["type", "command", "args", "env"];
+
+function readable(value) {
+  if (Array.isArray(value)) return value.map(readable);
+  if (!value || typeof value !== "object") return value;
+  const keys = Object.keys(value).sort((a, b) => {
+    const ia = FIRST.indexOf(a);
+    const ib = FIRST.indexOf(b);
+    return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+  });
+  return Object.fromEntries(keys.map((k) => [k, readable(value[k])]));
 }

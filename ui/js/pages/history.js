@@ -4,7 +4,7 @@
 // New calls appear by themselves: the status event carries the newest id.
 
 import { call } from "../api.js";
-import { h, fill, notice, copyButton } from "../dom.js";
+import { h, fill, copyButton } from "../dom.js";
 import { CALL_STATUSES, clock, dateTime, latency, statusLabel, statusTone } from "../format.js";
 
 /**
@@ -72,7 +72,7 @@ async function loadNames() {
   const select = (key, label, options) => {
     const values = [...new Set([...options, filters[key]].filter(Boolean))];
     const s = h("select", { name: key, "aria-label": label, data: { testid: `filter-${key}` } },
-      h("option", { value: "" }, `All ${label.toLowerCase()}s`),
+      h("option", { value: "" }, { agent: "All agents", tool: "All tools", status: "All statuses" }[key]),
       values.map((v) => h("option", { value: v, selected: v === filters[key] }, key === "status" ? statusLabel(v) : v)));
     s.addEventListener("change", () => { filters[key] = s.value; reload(); });
     return h("label", {}, h("span", { class: "label" }, label), s);
@@ -105,7 +105,7 @@ async function reload() {
   } catch (e) {
     if (ticket !== asked) return;
     rows = [];
-    fill(slots.error, notice("error", e.message));
+    fill(slots.error, app.pageError(e.message));
   }
   loading = false;
   newest = Math.max(newest, ...rows.map((r) => r.id), 0);
@@ -152,7 +152,7 @@ async function fetchNewer() {
     newest = Math.max(newest, ...fresh.map((r) => r.id));
     renderList(new Set(fresh.map((r) => r.id)));
   } catch (e) {
-    fill(slots.error, notice("error", e.message));
+    fill(slots.error, app.pageError(e.message));
   }
 }
 

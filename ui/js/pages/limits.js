@@ -3,7 +3,7 @@
 // `gatehouse serve` run before the file is replaced).
 
 import { call } from "../api.js";
-import { h, fill, notice } from "../dom.js";
+import { h, fill } from "../dom.js";
 import { PERIODS, balance, budgetText, refill, span } from "../format.js";
 
 let root = null;
@@ -55,10 +55,12 @@ async function refresh() {
     page = await call("list_limits");
     if (ticket !== asked || !root) return;
     fill(slots.error);
+    slots.add.hidden = false;
   } catch (e) {
     if (ticket !== asked) return;
     shownKey = null;
-    fill(slots.error, notice("error", e.message));
+    fill(slots.error, app.pageError(e.message));
+    slots.add.hidden = true;
     return;
   }
   fill(slots.info,
@@ -83,12 +85,18 @@ function tableCard(table, title, hint, tables) {
     h("ul", { class: "budget-chips" }, mine.map((t) => h("li", {}, editable({ table }, t.period, t.capacity, true)))));
 }
 
-function describe(b) {
+const GROUPS = [
+  { scope: "agent", title: "Each agent's own budget", hint: "Counts every call the agent makes." },
+  { scope: "tool", title: "Each tool's budget", hint: "Shared by all agents: it protects the service behind the tool." },
+  { scope: "agent_tool", title: "One agent on one tool", hint: "Counts one agent's calls to one tool." },
+];
+
+function subject(b) {
   const agent = b.agent && h("span", { class: "name", title: b.agent }, b.agent);
-  const tool = b.tool && h("span", { class: "mono tool", title: b.tool }, b.tool);
-  if (b.scope === "agent") return [h("span", { class: "scope" }, "Agent"), agent];
-  if (b.scope === "tool") return [h("span", { class: "scope" }, "Tool"), tool, h("span", { class: "muted small" }, " shared by all agents")];
-  return [h("span", { class: "scope" }, "Agent on tool"), agent, h("span", { class: "muted" }, " on "), tool];
+  const tool = b.tool && h("span", { class: "mono", title: b.tool }, b.tool);
+  if (b.scope === "agent") return agent;
+  if (b.scope === "tool") return tool;
+  return [agent, h("span", { class: "muted" }, " on "), tool];
 }
 
 function bucketsCard(buckets) {
@@ -96,22 +104,39 @@ function bucketsCard(buckets) {
     return h("section", { class: "card empty" }, h("h2", {}, "No budgets in use yet"),
       h("p", {}, "Budgets appear here as agents call tools, or when you set one below."));
   }
+  const search = h("input", { type: "search", placeholder: "Filter by agent or tool", "aria-label": "Filter budgets", data: { testid: "limits-filter" } });
+  const body = h("tbody");
+  const rowsOf = (group) => {
+    const mine = buckets.filter((b) => b.scope === group.scope);
+    if (!mine.length) return [];
+    const out = [h("tr", { class: "group" }, h("th", { colspan: "6" }, group.title, h("span", { class: "muted small" }, ` · ${group.hint}`)))];
+    let last = null;
+    for (const b of mine) {
+      const who = `${b.agent || ""}|${b.tool || ""}`;
+      const target = b.scope === "agent" ? { table: "agent", agent: b.agent }
+        : b.scope === "tool" ? { table: "tool", tool: b.tool }
+          : { table: "agent_tool", agent: b.agent, tool: b.tool };
+      out.push(h("tr", { data: { bucket: keyOf(b), find: `${b.agent || ""} ${b.tool || ""}`.toLowerCase() }, class: who === last ? "same" : "" },
+        h("td", { class: "applies" }, who === last ? null : subject(b)),
+        h("td", { class: "nowrap" }, editable(target, b.period, b.capacity, false)),
+        h("td", { class: "balance" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "num" })),
+        h("td", { class: "nowrap muted" }, refill(b.capacity, b.period)),
+        h("td", { class: "nowrap full" }),
+        h("td", {})));
+      last = who;
+    }
+    return out;
+  };
+  fill(body, GROUPS.map(rowsOf));
+  search.addEventListener("input", () => {
+    const q = search.value.trim().toLowerCase();
+    for (const tr of body.querySelectorAll("tr[data-find]")) tr.hidden = q !== "" && !tr.dataset.find.includes(q);
+  });
   return h("section", { class: "card" },
-    h("h2", {}, "Budgets and live balances"),
+    h("div", { class: "card-head" }, h("h2", {}, "Budgets and live balances"), search),
     h("table", { class: "grid limits" },
-      h("thead", {}, h("tr", {}, ["Applies to", "Budget", "Balance", "Refill", "Full again", ""].map((t) => h("th", {}, t)))),
-      h("tbody", {}, buckets.map((b) => {
-        const target = b.scope === "agent" ? { table: "agent", agent: b.agent }
-          : b.scope === "tool" ? { table: "tool", tool: b.tool }
-            : { table: "agent_tool", agent: b.agent, tool: b.tool };
-        return h("tr", { data: { bucket: keyOf(b) } },
-          h("td", { class: "applies" }, describe(b)),
-          h("td", { class: "nowrap" }, editable(target, b.period, b.capacity, false)),
-          h("td", { class: "balance" }, h("div", { class: "bar" }, h("div", { class: "fill" })), h("span", { class: "num" })),
-          h("td", { class: "nowrap muted" }, refill(b.capacity, b.period)),
-          h("td", { class: "nowrap full" }),
-          h("td", {}));
-      }))));
+      h("thead", {}, h("tr", {}, ["Applies to", "Budget", "Balance", "Refill", "Full in", ""].map((t) => h("th", { class: "nowrap" }, t)))),
+      body));
 }
 
 function updateBalance(b) {
@@ -123,7 +148,7 @@ function updateBalance(b) {
   fillEl.className = `fill ${share < 0.1 ? "bad" : share < 0.35 ? "warn" : "good"}`;
   row.querySelector(".num").textContent = `${balance(b.balance)} of ${b.capacity.toLocaleString()}`;
   const left = Date.parse(b.full_at) - Date.now();
-  row.querySelector(".full").textContent = left > 500 ? `in ${span(left)}` : "full";
+  row.querySelector(".full").textContent = left > 500 ? span(left) : "full now";
 }
 
 // A budget that turns into a small form when clicked.
