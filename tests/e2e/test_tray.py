@@ -147,8 +147,13 @@ class TrayApp(unittest.TestCase):
             {"op": "call", "tool": "everything__get-sum", "args": {"a": 2, "b": 40}},
         ], client_name="claude-desktop", token=token)
         out = client.result(timeout=60)
+        returned = time.monotonic()
         self.assertEqual(len(out["results"]), 2, out)
         self.assertTrue(all(r["ok"] and not r["isError"] for r in out["results"]), out)
+        app.wait_for("the get-sum call in the list", lambda d: next(
+            (r for r in d.find_elements(By.CSS_SELECTOR, "tr[data-call-id]") if "everything__get-sum" in txt(r)), None), timeout=10)
+        # Reported, not asserted (timing belongs to benchmarks): how soon a call shows without a reload.
+        print(f"\n  live: the last call was listed {1000 * (time.monotonic() - returned):.0f} ms after the client had its answer", flush=True)
         row = app.wait_for("the echo call in the list", lambda d: next(
             (r for r in d.find_elements(By.CSS_SELECTOR, "tr[data-call-id]") if "everything__echo" in txt(r)), None), timeout=10)
         self.assertIn("claude-desktop", txt(row))
