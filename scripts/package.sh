@@ -2,6 +2,7 @@
 # Builds the tray app's Debian and RPM packages, with the `gatehouse` CLI
 # inside (clients launch `/usr/bin/gatehouse serve`; the app sits beside it):
 #   bash scripts/package.sh            release build: target/release/bundle/{deb,rpm}/
+#                                      (CARGO_TARGET_DIR is honoured)
 #   bash scripts/package.sh --debug    debug build (quicker; what the tests check)
 # Needs the Tauri CLI from tests/node_modules (`bash tests/setup.sh`) and the
 # build packages listed in README.md. AppImage is not built: its bundler
@@ -18,6 +19,7 @@ fi
 cargo_flags=(--locked -p gatehouse)
 [[ $profile == release ]] && cargo_flags+=(--release)
 
+target=${CARGO_TARGET_DIR:-target}
 tauri=tests/node_modules/.bin/tauri
 [[ -x $tauri ]] || { echo "package.sh: $tauri is missing: run bash tests/setup.sh" >&2; exit 1; }
 
@@ -25,8 +27,8 @@ tauri=tests/node_modules/.bin/tauri
 cargo build "${cargo_flags[@]}"
 triple=$(rustc -vV | sed -n 's/^host: //p')
 mkdir -p src-tauri/binaries
-cp "target/$profile/gatehouse" "src-tauri/binaries/gatehouse-$triple"
+cp "$target/$profile/gatehouse" "src-tauri/binaries/gatehouse-$triple"
 
 "$tauri" build "${tauri_flags[@]}" --bundles deb,rpm --ci \
   --config '{"bundle": {"externalBin": ["binaries/gatehouse"]}}'
-ls -1 "target/$profile/bundle/deb/"*.deb "target/$profile/bundle/rpm/"*.rpm
+ls -1 "$target/$profile/bundle/deb/"*.deb "$target/$profile/bundle/rpm/"*.rpm

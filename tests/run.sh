@@ -54,13 +54,14 @@ cargo test --workspace --locked -- --color never
 
 step "tray app: deb and rpm packages (debug build; the tests use its binaries)"
 bash scripts/package.sh --debug
-deb=$(ls target/debug/bundle/deb/*.deb)
+target=${CARGO_TARGET_DIR:-target}
+deb=$(ls "$target"/debug/bundle/deb/*.deb)
 listing=$(dpkg-deb -c "$deb")
 for f in usr/bin/gatehouse-tray usr/bin/gatehouse usr/share/applications/Gatehouse.desktop \
   usr/share/icons/hicolor/128x128/apps/gatehouse-tray.png; do
   grep -Eq " (\./)?$f\$" <<<"$listing" || { echo "run.sh: $deb lacks $f" >&2; exit 1; }
 done
-ls target/debug/bundle/rpm/*.rpm >/dev/null
+ls "$target"/debug/bundle/rpm/*.rpm >/dev/null
 
 step "tray app: tauri-driver (tests/.tools)"
 if [[ ! -x tests/.tools/bin/tauri-driver ]]; then

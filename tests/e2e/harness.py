@@ -27,7 +27,7 @@ from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("GATEHOUSE_TARGET_DIR", ROOT / "target" / "debug"))
+BIN = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
 GATEHOUSE = BIN / "gatehouse"
 TRAY = BIN / "gatehouse-tray"
 TAURI_DRIVER = ROOT / "tests" / ".tools" / "bin" / "tauri-driver"
