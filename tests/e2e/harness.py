@@ -284,7 +284,7 @@ class App:
         path = SHOTS / f"{name}.png"
         # Transient notices fade first, and transitions (bars, new rows' highlight) settle.
         self.wait_for("notices to fade", lambda d: not d.find_elements(By.CSS_SELECTOR, "#toasts .toast"), timeout=12)
-        time.sleep(0.6)
+        time.sleep(1.1)
         if not self.driver.save_screenshot(str(path)):
             raise AssertionError(f"screenshot {name} failed")
         return path

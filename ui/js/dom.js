@@ -65,3 +65,9 @@ export function copyButton(text, label = "Copy") {
   });
   return b;
 }
+
+/** A file path that may break only after a "/" (never inside a name). */
+export function pathText(path) {
+  const parts = path.split(/(?<=\/)/);
+  return h("span", { class: "path-text", title: path }, parts.flatMap((p, i) => (i ? [h("wbr"), p] : [p])));
+}

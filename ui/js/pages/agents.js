@@ -3,7 +3,7 @@
 // shown once, with ready config for each client.
 
 import { call } from "../api.js";
-import { h, fill, notice, copyButton } from "../dom.js";
+import { h, fill, notice, copyButton, pathText } from "../dom.js";
 import { ago } from "../format.js";
 
 const CLIENTS = [
@@ -109,8 +109,8 @@ function pendingSection(pending) {
         h("div", { class: "who" },
           h("strong", { class: "name", title: a.name }, a.name),
           identity(a),
-          h("div", { class: "muted small exe", title: a.parent_exe || "" },
-            a.parent_exe ? `Launched by ${a.parent_exe}` : "Launched by an unknown program",
+          h("div", { class: "muted small exe" },
+            a.parent_exe ? ["Launched by ", pathText(a.parent_exe)] : "Launched by an unknown program",
             ` · first seen ${ago(a.created_at)}`)),
         h("div", { class: "actions" },
           actionButton(a, "approve", "primary"),
@@ -132,7 +132,7 @@ function allSection(agents, somePending) {
         h("tr", { data: { agent: a.name, status: a.status } },
           h("td", { class: "name-cell" }, h("span", { class: "name", title: a.name }, a.name), identity(a)),
           h("td", {}, h("span", { class: `pill ${tone(a.status)}`, data: { testid: "status" } }, a.status)),
-          h("td", { class: "exe mono", title: a.parent_exe || "" }, a.parent_exe || h("span", { class: "muted" }, "—")),
+          h("td", { class: "exe mono" }, a.parent_exe ? pathText(a.parent_exe) : h("span", { class: "muted" }, "—")),
           h("td", { class: "nowrap", title: a.last_seen_at || "", data: { seenOf: a.name } }, ago(a.last_seen_at)),
           h("td", { class: "actions" }, ACTIONS[a.status].map((act) => actionButton(a, act, act === "approve" ? "primary" : "secondary"))))))));
 }
