@@ -95,18 +95,16 @@ impl Identify<'_> {
             None => {
                 let name = client_name(caller);
                 let exe = caller.parent_exe.clone();
-                let found = blocking(move || {
+                let (since, row) = blocking(move || {
                     let found = store.lookup_by_name(&name)?;
-                    match found.agent {
-                        Some(row) => Ok((found.paused_since, row)),
-                        None => Ok((
-                            found.paused_since,
-                            store.ensure_pending(&name, exe.as_deref(), now)?,
-                        )),
-                    }
+                    let row = match found.agent {
+                        Some(row) => row,
+                        None => store.ensure_pending(&name, exe.as_deref(), now)?,
+                    };
+                    Ok((found.paused_since, row))
                 })
                 .await?;
-                (found.0.is_some(), Some(found.1))
+                (since.is_some(), Some(row))
             }
         };
         let agent = match row {
