@@ -58,6 +58,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_for(what: str, f: Callable[[], Any], timeout: float = 10.0, every: float = 0.1) -> Any:
     """Polls `f` until it returns something truthy; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -228,7 +234,9 @@ class App:
             env=home.env(**env), stdout=self.log_file, stderr=subprocess.STDOUT,
         )
         try:
-            wait_for("tauri-driver to listen", self._listening, timeout=15)
+            # tauri-driver forwards to WebKitWebDriver, which it starts: both must listen first.
+            wait_for("tauri-driver to listen", lambda: listening(self.port), timeout=15)
+            wait_for("WebKitWebDriver to listen", lambda: listening(native), timeout=15)
             opts = ArgOptions()
             opts.set_capability("browserName", "wry")
             opts.set_capability("tauri:options", {"application": str(TRAY)})
@@ -240,11 +248,6 @@ class App:
         except BaseException:
             self.quit()
             raise
-
-    def _listening(self) -> bool:
-        with socket.socket() as s:
-            s.settimeout(0.2)
-            return s.connect_ex(("127.0.0.1", self.port)) == 0
 
     def wait_for(self, what: str, cond: Callable, timeout: float = 10) -> Any:
         try:
