@@ -1,13 +1,14 @@
 //! Read-only listings shared by the CLI and the tray: every budget that
-//! exists or applies, with its live balance.
+//! exists or applies, with its live balance; the file-wide budget tables;
+//! the history, one call, and the names it holds.
 
 use std::collections::BTreeSet;
 
 use crate::budget::{Limit, Scope};
 use crate::clock::UnixMillis;
 use crate::config::LimitsConfig;
-use crate::store::{AgentStatus, Store, StoreError};
-use crate::views::BudgetView;
+use crate::store::{AgentStatus, HistoryFilter, Store, StoreError};
+use crate::views::{BudgetView, HistoryView, TableBudgetView};
 
 /// Which budgets to show.
 #[derive(Clone, Debug, Default)]
@@ -96,6 +97,34 @@ pub fn limits(
         .collect())
 }
 
+/// The budgets of `[limits.agent]` and `[limits.tool]` as layered over the
+/// embedded defaults: what every agent and every tool gets unless overridden.
+pub fn table_budgets(limits: &LimitsConfig) -> Vec<TableBudgetView> {
+    let agent = limits
+        .agent
+        .budgets()
+        .map(|b| TableBudgetView::new("every_agent", &b));
+    let tool = limits
+        .tool
+        .budgets()
+        .map(|b| TableBudgetView::new("every_tool", &b));
+    agent.chain(tool).collect()
+}
+
+/// Calls matching `filter`, newest first, as `history --json` shows them.
+pub fn history(store: &Store, filter: &HistoryFilter) -> Result<Vec<HistoryView>, StoreError> {
+    Ok(store
+        .history(filter)?
+        .iter()
+        .map(HistoryView::from)
+        .collect())
+}
+
+/// One call, as `history --json` shows it.
+pub fn call(store: &Store, id: i64) -> Result<Option<HistoryView>, StoreError> {
+    Ok(store.call(id)?.as_ref().map(HistoryView::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +170,27 @@ mod tests {
         )
         .unwrap();
         assert!(only.iter().all(|r| r.agent.as_deref() == Some("bot")));
+    }
+
+    #[test]
+    fn file_wide_tables_show_the_layered_budgets() {
+        let config = Config::parse(
+            std::path::Path::new("c.toml"),
+            "[limits.tool]\nper_hour = 7\n",
+        )
+        .unwrap();
+        let got: Vec<String> = table_budgets(&config.limits)
+            .iter()
+            .map(|t| format!("{} {}", t.table, t.budget))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "every_agent 60/minute",
+                "every_agent 2000/day",
+                "every_tool 120/minute",
+                "every_tool 7/hour"
+            ]
+        );
     }
 }

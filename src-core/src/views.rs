@@ -5,7 +5,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::budget::{Level, Limit};
+use crate::agents::Issued;
+use crate::agents::snippets::Launch;
+use crate::budget::{Budget, Level, Limit};
 use crate::clock::UnixMillis;
 use crate::store::{AgentRow, AlertRow, HistoryRow};
 
@@ -44,6 +46,81 @@ impl From<&AgentRow> for AgentView {
             deny_tools: a.deny_tools.clone(),
             created_at: a.created.to_rfc3339(),
             last_seen_at: a.last_seen.map(UnixMillis::to_rfc3339),
+        }
+    }
+}
+
+/// A token shown once: `agents add --json`, `agents rotate --json`, the tray's "add agent".
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IssuedView {
+    /// Stable id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// `approved`.
+    pub status: String,
+    /// `true`: a token agent.
+    pub verified: bool,
+    /// The token, shown this once (only its hash is stored).
+    pub token: String,
+    /// `{claude_desktop, cursor, vscode, claude_code}`: paste-able client config.
+    pub client_config: Value,
+}
+
+impl IssuedView {
+    /// The view of `issued`, with config for clients that launch `launch`.
+    pub fn new(issued: &Issued, launch: &Launch<'_>) -> Self {
+        Self {
+            id: issued.agent.id.clone(),
+            name: issued.agent.name.clone(),
+            status: issued.agent.status.name().into(),
+            verified: issued.agent.verified,
+            token: issued.token.expose().clone(),
+            client_config: launch.client_config(),
+        }
+    }
+}
+
+/// One budget of a file-wide table (`[limits.agent]`, `[limits.tool]`), as layered over the defaults.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TableBudgetView {
+    /// `every_agent` or `every_tool`.
+    pub table: &'static str,
+    /// `second`, `minute`, `hour` or `day`.
+    pub period: &'static str,
+    /// Tokens when full.
+    pub capacity: u32,
+    /// `60/minute`.
+    pub budget: String,
+}
+
+impl TableBudgetView {
+    /// The view of `budget` in `table`.
+    pub fn new(table: &'static str, budget: &Budget) -> Self {
+        Self {
+            table,
+            period: budget.period().name(),
+            capacity: budget.capacity(),
+            budget: budget.to_string(),
+        }
+    }
+}
+
+/// Whether every agent is paused: `pause --json`, `resume --json`, the tray.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PauseView {
+    /// `true` while every call is refused with `denied`/`paused`.
+    pub paused: bool,
+    /// Since when, while paused.
+    pub since: Option<String>,
+}
+
+impl PauseView {
+    /// The view of a pause that started at `since` (`None`: not paused).
+    pub fn new(since: Option<UnixMillis>) -> Self {
+        Self {
+            paused: since.is_some(),
+            since: since.map(UnixMillis::to_rfc3339),
         }
     }
 }

@@ -18,6 +18,7 @@ mod oauth_keychain;
 mod oauth_refresh;
 mod oauth_util;
 mod otlp;
+mod pause;
 mod protocol;
 mod redaction;
 mod traces;

@@ -1,5 +1,5 @@
 //! Agent identity and its lifecycle: names, tokens, and the user's decisions
-//! (approve, deny, revoke, rotate, tool lists). The CLI and the tray call
+//! (approve, deny, revoke, rotate, tool lists, pause all). The CLI and the tray call
 //! these; every change is one write to the shared store, so running `serve`
 //! processes see it on their next call.
 
@@ -8,7 +8,7 @@ pub mod token;
 
 use std::fmt;
 
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, UnixMillis};
 use crate::store::{AgentRow, AgentStatus, Store, StoreError};
 use crate::telemetry::Redacted;
 use crate::tools::ToolPattern;
@@ -112,6 +112,13 @@ impl Agents {
         Ok(self.store.list_agents()?)
     }
 
+    /// The agents waiting for the user's approval, by name.
+    pub fn pending(&self) -> Result<Vec<AgentRow>, AgentsError> {
+        let mut all = self.list()?;
+        all.retain(|a| a.status == AgentStatus::Pending);
+        Ok(all)
+    }
+
     /// One agent.
     pub fn get(&self, name: &AgentName) -> Result<AgentRow, AgentsError> {
         self.store
@@ -176,6 +183,26 @@ impl Agents {
         Ok(Issued { agent, token })
     }
 
+    /// Pauses every agent at once: from their next call, all are refused
+    /// `denied`/`paused` until `resume`. Returns since when they are paused.
+    pub fn pause(&self) -> Result<UnixMillis, AgentsError> {
+        self.store.set_paused(Some(self.clock.now()))?;
+        Ok(self
+            .store
+            .paused_since()?
+            .unwrap_or_else(|| self.clock.now()))
+    }
+
+    /// Lets calls through again after `pause`.
+    pub fn resume(&self) -> Result<(), AgentsError> {
+        Ok(self.store.set_paused(None)?)
+    }
+
+    /// Since when every agent is paused; `None` when calls go through.
+    pub fn paused_since(&self) -> Result<Option<UnixMillis>, AgentsError> {
+        Ok(self.store.paused_since()?)
+    }
+
     /// Sets which tools the agent may call (on top of the config file's lists).
     pub fn set_tools(
         &self,
@@ -198,7 +225,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::clock::{FakeClock, UnixMillis};
+    use crate::clock::FakeClock;
     use crate::store::testing::temp_store;
 
     fn agents() -> (Agents, crate::store::testing::TempStore) {
@@ -244,6 +271,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(found.name, "claude");
+    }
+
+    #[test]
+    fn pause_keeps_its_first_time_until_resumed() {
+        let (a, _t) = agents();
+        assert_eq!(a.paused_since().unwrap(), None);
+        assert_eq!(a.pause().unwrap(), UnixMillis(1000));
+        assert_eq!(a.paused_since().unwrap(), Some(UnixMillis(1000)));
+        a.resume().unwrap();
+        assert_eq!(a.paused_since().unwrap(), None);
     }
 
     #[test]

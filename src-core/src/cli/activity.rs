@@ -96,11 +96,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<ExitCode> {
         limit: a.limit.clamp(1, 100_000),
         ..Default::default()
     };
-    let rows: Vec<HistoryView> = store
-        .history(&filter)?
-        .iter()
-        .map(HistoryView::from)
-        .collect();
+    let rows: Vec<HistoryView> = listings::history(&store, &filter)?;
     if a.json {
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);

@@ -7,8 +7,7 @@ use clap::{Args as ClapArgs, Subcommand};
 use gatehouse::agents::snippets::Launch;
 use gatehouse::agents::{AgentName, Agents, Issued};
 use gatehouse::tools::ToolPattern;
-use gatehouse::views::AgentView;
-use serde_json::json;
+use gatehouse::views::{AgentView, IssuedView};
 
 use super::{Ctx, print_json, table};
 
@@ -177,15 +176,7 @@ fn issued(ctx: &Ctx, i: Issued, json: bool, verb: &str) -> Result<()> {
             .filter(|h| !h.is_empty()),
     };
     if json {
-        let v = AgentView::from(&i.agent);
-        return print_json(&json!({
-            "id": v.id,
-            "name": v.name,
-            "status": v.status,
-            "verified": v.verified,
-            "token": i.token.expose(),
-            "client_config": launch.client_config(),
-        }));
+        return print_json(&IssuedView::new(&i, &launch));
     }
     println!(
         "{verb} agent \"{}\" ({}).",

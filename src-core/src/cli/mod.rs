@@ -8,6 +8,7 @@ mod alerts;
 mod browser;
 mod connect;
 mod doctor;
+mod pause;
 mod serve;
 mod table;
 mod trace;
@@ -53,6 +54,10 @@ enum Command {
     Disconnect(connect::DisconnectArgs),
     /// Connected accounts: account, scopes, token expiry (never the token).
     Connections(connect::ConnectionsArgs),
+    /// Pause every agent: all calls are refused (`denied`, reason `paused`) until `resume`.
+    Pause(pause::PauseArgs),
+    /// Let calls through again after `pause`.
+    Resume(pause::PauseArgs),
 }
 
 /// What every command needs: where files are, the environment and the clock.
@@ -104,6 +109,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             connect::disconnect(&ctx, a)
         }
         Command::Connections(a) => connect::connections(&ctx, a),
+        Command::Pause(a) => pause::run(&ctx, true, a),
+        Command::Resume(a) => pause::run(&ctx, false, a),
     }
 }
 

@@ -1,9 +1,11 @@
 //! `Config`: the checked settings the rest of the crate sees. Built once, at
 //! load, from the embedded defaults with `config.toml` layered over them;
 //! downstream code never re-checks a value. A broken file is an error naming
-//! file, line and key, and `serve` refuses to start (fail closed).
+//! file, line and key, and `serve` refuses to start (fail closed). [`edit`]
+//! changes one budget in the file, comments kept, checked by the same loader.
 
 mod alerts;
+pub mod edit;
 mod error;
 mod limits;
 mod oauth;

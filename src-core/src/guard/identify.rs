@@ -2,8 +2,9 @@
 //! hash; a tokenless client is named by `clientInfo.name` (else the parent
 //! executable) and starts as a pending agent whose calls wait, bounded, for
 //! the user's approval. Unknown tokens, denied and revoked agents stop here.
-//! Every call re-reads the store, so approve, deny, revoke and rotate take
-//! effect at once in every running process.
+//! Every call re-reads the store, so approve, deny, revoke, rotate and
+//! "pause all agents" (read in the same statement as the agent) take effect
+//! at once in every running process.
 
 use std::time::Duration;
 
@@ -49,6 +50,18 @@ pub fn client_name(caller: &Caller) -> String {
         .map_or_else(|| NAMELESS.to_string(), |n| n.to_string())
 }
 
+/// What identify read for one call.
+struct Found {
+    /// The caller's agent, or why it has none.
+    agent: Result<AgentRow, Refusal>,
+    /// Whether the user paused all agents: every call is then refused.
+    paused: bool,
+}
+
+fn paused(agent: Option<String>) -> Refusal {
+    Refusal::Denied(DenyReason::Paused { agent })
+}
+
 fn settled(row: AgentRow) -> Result<Option<AgentRow>, Refusal> {
     match row.status {
         AgentStatus::Approved => Ok(Some(row)),
@@ -62,36 +75,55 @@ fn settled(row: AgentRow) -> Result<Option<AgentRow>, Refusal> {
 
 impl Identify<'_> {
     /// The agent's row as it stands now, without waiting: `Ok(row)` for any
-    /// status the caller may hold, creating a pending row for a new tokenless client.
+    /// status the caller may hold, creating a pending row for a new tokenless
+    /// client. Ignores a pause (`tools/list` still lists tools while paused).
     pub async fn lookup(&self, caller: &Caller) -> Result<AgentRow, Refusal> {
+        self.find(caller).await?.agent
+    }
+
+    /// The caller's agent (or why it has none) and whether the user paused all
+    /// agents, both from the same store read. The outer `Err`: no decision.
+    async fn find(&self, caller: &Caller) -> Result<Found, Refusal> {
         let store = self.store.clone();
         let now = self.clock.now();
-        let row = match &caller.token {
+        let (paused, row) = match &caller.token {
             Some(t) => {
                 let hash = token::hash(t);
-                blocking(move || store.agent_by_token_hash(&hash))
-                    .await?
-                    .ok_or(Refusal::Denied(DenyReason::BadToken))?
+                let found = blocking(move || store.lookup_by_token_hash(&hash)).await?;
+                (found.paused_since.is_some(), found.agent)
             }
             None => {
                 let name = client_name(caller);
                 let exe = caller.parent_exe.clone();
-                let row =
-                    blocking(move || store.ensure_pending(&name, exe.as_deref(), now)).await?;
-                if row.verified {
-                    return Err(Refusal::Denied(DenyReason::TokenRequired {
-                        agent: row.name,
-                    }));
-                }
-                row
+                let (since, row) = blocking(move || {
+                    let found = store.lookup_by_name(&name)?;
+                    let row = match found.agent {
+                        Some(row) => row,
+                        None => store.ensure_pending(&name, exe.as_deref(), now)?,
+                    };
+                    Ok((found.paused_since, row))
+                })
+                .await?;
+                (since.is_some(), Some(row))
             }
         };
-        if row.last_seen.is_none_or(|t| now.0 - t.0 >= TOUCH_EVERY_MS) {
+        let agent = match row {
+            None => Err(Refusal::Denied(DenyReason::BadToken)),
+            Some(row) if caller.token.is_none() && row.verified => {
+                Err(Refusal::Denied(DenyReason::TokenRequired {
+                    agent: row.name,
+                }))
+            }
+            Some(row) => Ok(row),
+        };
+        if let Ok(row) = &agent
+            && row.last_seen.is_none_or(|t| now.0 - t.0 >= TOUCH_EVERY_MS)
+        {
             let store = self.store.clone();
             let (id, exe) = (row.id.clone(), caller.parent_exe.clone());
             blocking(move || store.touch_agent(&id, exe.as_deref(), now)).await?;
         }
-        Ok(row)
+        Ok(Found { agent, paused })
     }
 
     /// The approved agent of `caller`. A pending agent's call waits up to
@@ -103,7 +135,11 @@ impl Identify<'_> {
         cancel: &CancellationToken,
         client_gone: &CancellationToken,
     ) -> Result<AgentRow, Refusal> {
-        let row = self.lookup(caller).await?;
+        let found = self.find(caller).await?;
+        if found.paused {
+            return Err(paused(found.agent.ok().map(|a| a.name)));
+        }
+        let row = found.agent?;
         let name = row.name.clone();
         if let Some(row) = settled(row)? {
             return Ok(row);
@@ -122,9 +158,12 @@ impl Identify<'_> {
             }
             let store = self.store.clone();
             let n = name.clone();
-            let row = blocking(move || store.agent_by_name(&n)).await?;
+            let found = blocking(move || store.lookup_by_name(&n)).await?;
+            if found.paused_since.is_some() {
+                return Err(paused(Some(name)));
+            }
             // Deleted while waiting: treat as not approved.
-            let Some(row) = row else { break };
+            let Some(row) = found.agent else { break };
             if let Some(row) = settled(row)? {
                 return Ok(row);
             }

@@ -276,6 +276,7 @@ fn refused_agent(outcome: &Outcome) -> Option<String> {
             | DenyReason::TokenRequired { agent },
         ))
         | Outcome::Refused(Refusal::ApprovalPending { agent, .. }) => Some(agent.clone()),
+        Outcome::Refused(Refusal::Denied(DenyReason::Paused { agent })) => agent.clone(),
         _ => None,
     }
 }

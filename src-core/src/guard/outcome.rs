@@ -29,6 +29,11 @@ pub enum DenyReason {
         /// The name it claimed.
         agent: String,
     },
+    /// The user paused all agents (`gatehouse pause`, or the tray).
+    Paused {
+        /// The agent, when it was known.
+        agent: Option<String>,
+    },
     /// Policy forbids this agent this tool.
     ToolForbidden {
         /// The agent.
@@ -63,6 +68,7 @@ impl DenyReason {
             DenyReason::AgentDenied { .. } => "agent_denied",
             DenyReason::AgentRevoked { .. } => "agent_revoked",
             DenyReason::TokenRequired { .. } => "token_required",
+            DenyReason::Paused { .. } => "paused",
             DenyReason::ToolForbidden { .. } => "tool_forbidden",
             DenyReason::NotConnected { .. } => "not_connected",
             DenyReason::ReconnectRequired { .. } => "reconnect_required",
@@ -77,6 +83,7 @@ impl DenyReason {
             DenyReason::AgentDenied { agent } => format!("Gatehouse refused the call: the user denied agent \"{agent}\". Ask the user to approve it with `gatehouse agents approve {agent}` if that was a mistake."),
             DenyReason::AgentRevoked { agent } => format!("Gatehouse refused the call: agent \"{agent}\" was revoked. The user can issue a new token with `gatehouse agents rotate {agent}`."),
             DenyReason::TokenRequired { agent } => format!("Gatehouse refused the call: \"{agent}\" is a token agent, and this client sent no GATEHOUSE_TOKEN. Add the agent's token to the client's config."),
+            DenyReason::Paused { .. } => "Gatehouse refused the call: the user paused all agents in Gatehouse. Nothing will go through until the user resumes them (\"Resume all agents\" in the Gatehouse tray menu, or `gatehouse resume`); tell the user, and don't retry until then.".into(),
             DenyReason::ToolForbidden { agent, tool } => format!("Gatehouse refused the call: agent \"{agent}\" may not call {tool}. Use another tool, or ask the user to allow it."),
             DenyReason::NotConnected { provider } => format!("Gatehouse refused the call: the user's {provider} account is not connected. Ask the user to run `gatehouse connect {provider}`."),
             DenyReason::ReconnectRequired { provider, why } => format!("Gatehouse refused the call: the user's {provider} connection must be renewed ({why}). Do not retry; ask the user to run `gatehouse connect {provider}`."),

@@ -3,6 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::meta::PAUSED_KEY;
 use super::{Store, StoreError};
 use crate::clock::UnixMillis;
 
@@ -68,18 +69,71 @@ const COLUMNS: &str =
     "id, name, status, verified, parent_exe, allow_tools, deny_tools, created_ms, last_seen_ms";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
+    from_row_at(r, 0)
+}
+
+/// The agent in `COLUMNS` starting at column `at`.
+fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentRow> {
     let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
     Ok(AgentRow {
-        id: r.get(0)?,
-        name: r.get(1)?,
-        status: AgentStatus::parse(&r.get::<_, String>(2)?),
-        verified: r.get(3)?,
-        parent_exe: r.get(4)?,
-        allow_tools: list(r.get(5)?),
-        deny_tools: list(r.get(6)?),
-        created: UnixMillis(r.get(7)?),
-        last_seen: r.get::<_, Option<i64>>(8)?.map(UnixMillis),
+        id: r.get(at)?,
+        name: r.get(at + 1)?,
+        status: AgentStatus::parse(&r.get::<_, String>(at + 2)?),
+        verified: r.get(at + 3)?,
+        parent_exe: r.get(at + 4)?,
+        allow_tools: list(r.get(at + 5)?),
+        deny_tools: list(r.get(at + 6)?),
+        created: UnixMillis(r.get(at + 7)?),
+        last_seen: r.get::<_, Option<i64>>(at + 8)?.map(UnixMillis),
     })
+}
+
+/// What identify reads on every call, in one statement for a known agent:
+/// the caller's agent (if any) and whether the user paused all agents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// Since when all agents are paused (`gatehouse pause`, the tray); `None`: not paused.
+    pub paused_since: Option<UnixMillis>,
+    /// The agent found, if any.
+    pub agent: Option<AgentRow>,
+}
+
+/// The pause flag from `meta` (a scalar subquery: a primary-key read) and the
+/// agent's columns, in one statement. (A `LEFT JOIN` that also answers when no
+/// agent matches costs 5 times as much; an unknown caller is rare and reads
+/// the flag on its own.)
+fn lookup_sql(column: &str) -> String {
+    format!(
+        "SELECT (SELECT value FROM meta WHERE key = '{PAUSED_KEY}'), {COLUMNS} FROM agents WHERE {column} = ?1"
+    )
+}
+
+fn paused_value(v: Option<String>) -> Option<UnixMillis> {
+    v.map(|v| UnixMillis(v.parse().unwrap_or(0)))
+}
+
+/// `lookup_sql(column)` for `key`; the flag alone when no agent matches.
+fn lookup(c: &rusqlite::Connection, column: &str, key: &str) -> rusqlite::Result<Lookup> {
+    let found = c
+        .prepare_cached(&lookup_sql(column))?
+        .query_row([key], |r| {
+            Ok(Lookup {
+                paused_since: paused_value(r.get(0)?),
+                agent: Some(from_row_at(r, 1)?),
+            })
+        })
+        .optional()?;
+    match found {
+        Some(l) => Ok(l),
+        None => Ok(Lookup {
+            paused_since: paused_value(
+                c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                    .query_row([PAUSED_KEY], |r| r.get(0))
+                    .optional()?,
+            ),
+            agent: None,
+        }),
+    }
 }
 
 /// A new agent to insert.
@@ -112,6 +166,16 @@ impl Store {
             .query_row([token_hash], from_row)
             .optional()
         })
+    }
+
+    /// The agent whose token hashes to `token_hash`, and the pause flag, in one read.
+    pub fn lookup_by_token_hash(&self, token_hash: &str) -> Result<Lookup, StoreError> {
+        self.with(|c| lookup(c, "token_hash", token_hash))
+    }
+
+    /// The agent named `name`, and the pause flag, in one read.
+    pub fn lookup_by_name(&self, name: &str) -> Result<Lookup, StoreError> {
+        self.with(|c| lookup(c, "name", name))
     }
 
     /// The agent named `name`.

@@ -187,11 +187,6 @@ impl Store {
         })
     }
 
-    /// The newest history row id (0 when empty): a cheap "anything new?".
-    pub fn last_call_id(&self) -> Result<i64, StoreError> {
-        self.with(|c| c.query_row("SELECT COALESCE(MAX(id), 0) FROM history", [], |r| r.get(0)))
-    }
-
     /// When alerts were last evaluated by any process.
     pub fn alerts_checked(&self) -> Result<Option<UnixMillis>, StoreError> {
         self.with(|c| {

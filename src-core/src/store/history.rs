@@ -2,7 +2,7 @@
 //! argument summary and never a raw value or a tool result. Old rows are
 //! deleted after the retention period.
 
-use rusqlite::{Row, params_from_iter, types::Value};
+use rusqlite::{OptionalExtension, Row, params_from_iter, types::Value};
 
 use super::{Store, StoreError};
 use crate::clock::UnixMillis;
@@ -185,6 +185,40 @@ impl Store {
         })
     }
 
+    /// The call with row id `id`.
+    pub fn call(&self, id: i64) -> Result<Option<HistoryRow>, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT id, time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message
+                 FROM history WHERE id = ?1",
+            )?
+            .query_row([id], from_row)
+            .optional()
+        })
+    }
+
+    /// The newest call's id (0 with no history): a cheap "anything new?" check.
+    pub fn last_call_id(&self) -> Result<i64, StoreError> {
+        self.with(|c| c.query_row("SELECT coalesce(max(id), 0) FROM history", [], |r| r.get(0)))
+    }
+
+    /// Every agent and every tool that appears in the history, sorted (for filters).
+    pub fn history_names(&self) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        self.with(|c| {
+            let agents = c
+                .prepare_cached(
+                    "SELECT DISTINCT agent FROM history WHERE agent IS NOT NULL ORDER BY agent",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let tools = c
+                .prepare_cached("SELECT DISTINCT tool FROM history ORDER BY tool")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok((agents, tools))
+        })
+    }
+
     /// Deletes calls older than `cutoff`; returns how many.
     pub fn prune_history(&self, cutoff: UnixMillis) -> Result<usize, StoreError> {
         self.with(|c| c.execute("DELETE FROM history WHERE time_ms < ?1", [cutoff.0]))
@@ -254,6 +288,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(limited[0].record.agent.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn one_call_by_id_the_last_id_and_the_names_for_filters() {
+        let t = temp_store();
+        assert_eq!(t.store.last_call_id().unwrap(), 0);
+        let first = t
+            .store
+            .insert_call(&rec(1, "b", "x__echo", CallStatus::Ok))
+            .unwrap();
+        t.store
+            .insert_call(&rec(2, "a", "x__add", CallStatus::Denied))
+            .unwrap();
+        let got = t.store.call(first).unwrap().unwrap();
+        assert_eq!(got.record.agent.as_deref(), Some("b"));
+        assert!(t.store.call(first + 100).unwrap().is_none());
+        assert_eq!(t.store.last_call_id().unwrap(), first + 1);
+        let (agents, tools) = t.store.history_names().unwrap();
+        assert_eq!(agents, ["a", "b"]);
+        assert_eq!(tools, ["x__add", "x__echo"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! tray share. WAL, `synchronous=NORMAL`, short `BEGIN IMMEDIATE`
 //! transactions and a busy handler that retries in ~200 µs sleeps, so no
 //! writer starves and anything that must be exact across processes is decided
-//! inside one transaction.
+//! inside one transaction. `meta` holds the flag that pauses every agent.
 
 mod agents;
 mod alerts;
@@ -12,6 +12,7 @@ mod connections;
 mod history;
 mod inline;
 mod leases;
+mod meta;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use agents::{AgentRow, AgentStatus, NewAgent};
+pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent};
 pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;

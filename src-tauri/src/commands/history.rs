@@ -1,0 +1,131 @@
+//! History page: calls filtered by agent, tool, status and time, the names
+//! to filter by, and one call with its redacted arguments.
+
+use gatehouse::listings;
+use gatehouse::store::{CallStatus, HistoryFilter};
+use gatehouse::views::HistoryView;
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use super::using;
+use crate::core::Core;
+use crate::error::UiError;
+
+/// The most rows one page shows.
+const MAX_ROWS: usize = 500;
+
+/// The page's filters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HistoryQuery {
+    /// Only this agent's calls.
+    pub agent: Option<String>,
+    /// Only calls to this tool.
+    pub tool: Option<String>,
+    /// Only calls that ended so (`ok`, `denied`, ...).
+    pub status: Option<String>,
+    /// Only calls in the last this many minutes.
+    pub since_minutes: Option<u32>,
+    /// Only calls newer than this id (live updates).
+    pub after_id: Option<i64>,
+    /// At most this many (up to 500).
+    pub limit: Option<usize>,
+}
+
+/// The agents and tools the history holds, for the filters.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct HistoryNames {
+    /// Agents, sorted.
+    pub agents: Vec<String>,
+    /// Tools, sorted.
+    pub tools: Vec<String>,
+}
+
+fn filter(core: &Core, q: HistoryQuery) -> Result<HistoryFilter, UiError> {
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            CallStatus::from_name(s)
+                .ok_or_else(|| UiError::BadRequest(format!("\"{s}\" is not a call status")))?,
+        ),
+    };
+    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    Ok(HistoryFilter {
+        agent: nonempty(q.agent),
+        tool: nonempty(q.tool),
+        status,
+        since: q
+            .since_minutes
+            .map(|m| core.clock.now().plus(-i64::from(m) * 60_000)),
+        after_id: q.after_id,
+        limit: q.limit.unwrap_or(MAX_ROWS).clamp(1, MAX_ROWS),
+    })
+}
+
+/// Calls matching the filters, newest first.
+#[tauri::command(async)]
+pub fn list_history(
+    core: State<'_, Core>,
+    query: HistoryQuery,
+) -> Result<Vec<HistoryView>, UiError> {
+    using(&core, |c| {
+        Ok(listings::history(&c.store()?, &filter(c, query)?)?)
+    })
+}
+
+/// The agents and tools the history holds.
+#[tauri::command(async)]
+pub fn history_names(core: State<'_, Core>) -> Result<HistoryNames, UiError> {
+    using(&core, |c| {
+        let (agents, tools) = c.store()?.history_names()?;
+        Ok(HistoryNames { agents, tools })
+    })
+}
+
+/// One call, with its redacted arguments.
+#[tauri::command(async)]
+pub fn get_call(core: State<'_, Core>, id: i64) -> Result<HistoryView, UiError> {
+    using(&core, |c| {
+        listings::call(&c.store()?, id)?.ok_or_else(|| {
+            UiError::BadRequest(format!(
+                "call {id} is no longer in the history (older calls are deleted after the retention period)"
+            ))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testing::core_in;
+
+    #[test]
+    fn filters_are_parsed_and_bounded() {
+        let (core, _dir) = core_in(|_| {});
+        let f = filter(
+            &core,
+            HistoryQuery {
+                agent: Some(String::new()),
+                status: Some("rate_limited".into()),
+                since_minutes: Some(15),
+                limit: Some(100_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(f.agent, None);
+        assert_eq!(f.status, Some(CallStatus::RateLimited));
+        assert_eq!(f.since, Some(core.clock.now().plus(-15 * 60_000)));
+        assert_eq!(f.limit, MAX_ROWS);
+        let bad = HistoryQuery {
+            status: Some("fine".into()),
+            ..Default::default()
+        };
+        assert!(
+            filter(&core, bad)
+                .unwrap_err()
+                .to_string()
+                .contains("\"fine\"")
+        );
+    }
+}

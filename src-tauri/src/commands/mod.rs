@@ -1,0 +1,51 @@
+//! The window's commands: thin `#[tauri::command]`s that parse, call one
+//! src-core function and return its view. No store or guard logic here.
+//! `handler()` is the one list; `build.rs` names the same commands, and
+//! `capabilities/main.json` grants the window each of them.
+//!
+//! To add a page's commands (Connections, Alerts, a trace timeline): a module
+//! here, its names in `handler()`, in `build.rs` `COMMANDS` and in the capability.
+
+pub mod agents;
+pub mod history;
+pub mod limits;
+pub mod status;
+
+use crate::core::Core;
+use crate::error::UiError;
+
+/// Every command the window may call.
+pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
+{
+    tauri::generate_handler![
+        status::status,
+        agents::list_agents,
+        agents::add_agent,
+        agents::approve_agent,
+        agents::deny_agent,
+        agents::revoke_agent,
+        agents::rotate_agent,
+        agents::pause_agents,
+        agents::resume_agents,
+        limits::list_limits,
+        limits::set_budget,
+        history::list_history,
+        history::history_names,
+        history::get_call,
+    ]
+}
+
+/// Runs `f` against the core; a database failure drops the open handle so
+/// the next command opens the file again (after the user fixed it).
+pub(crate) fn using<T>(
+    core: &Core,
+    f: impl FnOnce(&Core) -> Result<T, UiError>,
+) -> Result<T, UiError> {
+    let out = f(core);
+    if let Err(e) = &out
+        && e.is_database_failure()
+    {
+        core.forget_store();
+    }
+    out
+}
