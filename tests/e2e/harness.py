@@ -191,6 +191,9 @@ class RawSession:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 class Notifications:
@@ -273,6 +276,7 @@ class App:
         return self.wait_for(f"`{css}`", lambda d: (d.find_elements(By.CSS_SELECTOR, css) or [None])[0], timeout)
 
     def go(self, page: str) -> None:
+        self.driver.execute_script("window.scrollTo(0, 0)")  # the sticky header would cover what a test clicks next
         self.find(f"[data-testid=nav-{page}]").click()
         self.wait_for(f"page {page}", lambda d: d.execute_script("return document.getElementById('page').dataset.page") == page)
 
