@@ -9,6 +9,7 @@ loopback callback. Every wait is bounded; every process is stopped by pid.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -76,6 +77,21 @@ class Keyring:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_SESSION_KEYRING: Keyring | None = None
+
+
+def session_keyring() -> Keyring:
+    """The unlocked Secret Service of this test session's bus, started once
+    per run, before any app: otherwise the first program asking for one
+    (WebKitGTK does) has D-Bus start gnome-keyring itself, locked, in the
+    real home folder. Stopped when the run ends."""
+    global _SESSION_KEYRING
+    if _SESSION_KEYRING is None:
+        _SESSION_KEYRING = Keyring()
+        atexit.register(_SESSION_KEYRING.stop)
+    return _SESSION_KEYRING
 
 
 class PrivateBus:

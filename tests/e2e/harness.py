@@ -22,6 +22,7 @@ from typing import Any, Callable
 from selenium import webdriver
 from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException, TimeoutException,
                                         WebDriverException)
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -286,14 +287,27 @@ class App:
     def page_text(self) -> str:
         return self.driver.page_source + txt(self.find("body"))
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, height: int | None = None) -> Path:
+        """Saves docs/screenshots/NAME.png; `height` makes the window that tall for it."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        # Transient notices fade first, and transitions (bars, new rows' highlight) settle.
+        # Transient notices fade first, transitions (bars, new rows' highlight) settle,
+        # and the pointer leaves whatever it last clicked (no hover highlight).
         self.wait_for("notices to fade", lambda d: not d.find_elements(By.CSS_SELECTOR, "#toasts .toast"), timeout=12)
+        try:
+            ActionChains(self.driver).move_to_element(self.find(".brand")).perform()
+        except WebDriverException:
+            pass
+        size = self.driver.get_window_size()
+        if height:
+            self.driver.set_window_size(size["width"], height)
         time.sleep(1.1)
-        if not self.driver.save_screenshot(str(path)):
-            raise AssertionError(f"screenshot {name} failed")
+        try:
+            if not self.driver.save_screenshot(str(path)):
+                raise AssertionError(f"screenshot {name} failed")
+        finally:
+            if height:
+                self.driver.set_window_size(size["width"], size["height"])
         return path
 
     def quit(self) -> None:

@@ -16,7 +16,7 @@ import unittest
 
 from selenium.webdriver.common.by import By
 
-from accounts import BrowserCapture, Fakes, Keyring, PrivateBus, browse
+from accounts import BrowserCapture, Fakes, Keyring, PrivateBus, browse, session_keyring
 from harness import App, Home, Notifications, RawSession, everything_upstream, need_tools, txt, wait_for
 
 NOTIFICATIONS: Notifications | None = None
@@ -36,15 +36,13 @@ def setUpModule():
     # (dunst) or prompting for a password nobody types (gnome-keyring).
     global NOTIFICATIONS, KEYRING
     need_tools()
+    KEYRING = session_keyring()
     NOTIFICATIONS = Notifications()
-    KEYRING = Keyring()
 
 
 def tearDownModule():
     if NOTIFICATIONS:
         NOTIFICATIONS.stop()
-    if KEYRING:
-        KEYRING.stop()
 
 
 def card(app: App, provider: str):

@@ -17,6 +17,7 @@ import unittest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from accounts import session_keyring
 from harness import (CANARIES, CANARY_CARD, CANARY_EMAIL, CANARY_TOKEN, TRAY, App, Home, McpClient, Notifications,
                      RawSession, everything_upstream, need_tools, txt, wait_for)
 
@@ -38,9 +39,11 @@ NOTIFICATIONS: Notifications | None = None
 
 def setUpModule():
     # First, before any app runs: an app's notification would otherwise have
-    # D-Bus start dunst on its own, printing nowhere.
+    # D-Bus start dunst on its own, printing nowhere, and WebKitGTK's look for
+    # a Secret Service a locked gnome-keyring in the real home folder.
     global NOTIFICATIONS
     need_tools()
+    session_keyring()
     NOTIFICATIONS = Notifications()
 
 
@@ -127,7 +130,9 @@ class TrayApp(unittest.TestCase):
         try:
             self.assertFalse(s.call("gatehouse__budgets").get("isError", False))
             app.go("agents")
-            row = app.wait_for("the new agent's row", lambda d: self.agent_row("revoke-me"))
+            # Once its launcher is listed the row is final (a changed row is drawn anew).
+            row = app.wait_for("the new agent's row, with its launcher", lambda d: (
+                (r := self.agent_row("revoke-me")) is not None and "python" in txt(r) and r))
             button = row.find_element(By.CSS_SELECTOR, "[data-action=revoke]")
             button.click()  # arms the button
             self.assertIn("Confirm", txt(button))
@@ -186,12 +191,11 @@ class TrayApp(unittest.TestCase):
         for canary in CANARIES:
             self.assertNotIn(canary, page)
         self.assertTrue(app.never_reloaded())
-        # The picture: the list, and the opened call scrolled to its timeline.
+        # The picture: the list, and the opened call scrolled down to its whole timeline.
         app.driver.execute_script("""window.scrollTo(0, 0);
             const d = document.querySelector('[data-testid=call-detail]');
-            const t = document.querySelector('[data-testid=trace-timeline]');
-            d.scrollTop += t.getBoundingClientRect().top - d.getBoundingClientRect().top - 150;""")
-        app.screenshot("history")
+            d.scrollTop = d.scrollHeight;""")
+        app.screenshot("history", height=960)
 
     def test_5_history_filters_by_agent_tool_status_and_time(self):
         app = self.app
@@ -279,6 +283,7 @@ class DarkMode(unittest.TestCase):
                 app.go("history")
                 app.wait_css("tr[data-call-id] td").click()
                 app.wait_css("[data-testid=detail-args]")
+                app.wait_css("[data-testid=trace-timeline] [data-testid=span]", timeout=15)
                 app.screenshot("dark-history")
             finally:
                 app.quit()

@@ -68,10 +68,11 @@ function render(trace) {
   const outside = trace.roots.some((r) => r.parent_span_id);
   return [
     h("h3", {}, "Trace"),
-    h("p", { class: "muted small" }, `${trace.span_count} spans over ${latency(trace.duration_ms)}: `,
-      h("span", { class: "kind-badge server" }, "S"), " the call as Gatehouse served it, ",
-      h("span", { class: "kind-badge internal" }, "I"), " its steps, ",
-      h("span", { class: "kind-badge client" }, "C"), " requests it made. Select a span for its attributes."),
+    h("p", { class: "muted small" }, `${trace.span_count} spans over ${latency(trace.duration_ms)}. Select a span for its attributes.`),
+    h("p", { class: "legend muted small" },
+      h("span", {}, h("span", { class: "kind-badge server" }, "S"), " the call"),
+      h("span", {}, h("span", { class: "kind-badge internal" }, "I"), " a step"),
+      h("span", {}, h("span", { class: "kind-badge client" }, "C"), " a request it made")),
     h("div", { class: "waterfall", role: "list" },
       h("div", { class: "axis", "aria-hidden": "true" },
         h("span", {}, "0"), h("span", {}, latency(total / 2)), h("span", {}, latency(total))),
