@@ -156,6 +156,14 @@ class Fakes:
         """Every token string the authorization server issued so far."""
         return self.state()["issued"]
 
+    def set(self, **config) -> None:
+        """Changes knobs of the fakes (`state.config` in server.mjs)."""
+        self._post("/config", config)
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far stops working at the APIs."""
+        self._post("/expire_access_tokens", {})
+
     def approve_devices(self) -> None:
         """Approves every pending device code, as the user would on github.com."""
         self._post("/device/approve", {"deny": False})

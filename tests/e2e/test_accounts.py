@@ -152,6 +152,20 @@ class ConnectionsAndAlerts(unittest.TestCase):
         self.disconnect("github")
         self.assertEqual([c["provider"] for c in self.home.cli("connections")], ["google"])
         self.assertEqual(KEYRING.items([])["count"], 1)
+
+        # Google stops renewing: an agent's next Gmail call finds out, and the page says so, with why.
+        self.fakes.set(reject_refresh=True)
+        self.fakes.expire_access_tokens()
+        s = RawSession(self.home, token=self.token, client="claude-desktop")
+        try:
+            r = s.call("gmail__search", {"query": "invoice"})
+        finally:
+            s.close()
+        self.assertEqual(r["structuredContent"]["reason"], "reconnect_required", r)
+        self.wait_state("google", "needs_reconnect")
+        google = txt(card(app, "google"))
+        self.assertIn("invalid_grant", google)
+        self.assertIn("Reconnect", google)
         self.assertTrue(app.never_reloaded())
 
     def test_3_an_alert_opens_with_its_reason_a_badge_and_a_notification(self):
@@ -191,7 +205,7 @@ class ConnectionsAndAlerts(unittest.TestCase):
         type(self).app = App(self.home, GTK_THEME="Adwaita:dark", GATEHOUSE_BROWSER=str(self.browser.script))
         app = self.app
         app.go("connections")
-        self.wait_state("google", "connected")
+        self.wait_state("google", "needs_reconnect")
         app.screenshot("dark-connections")
         app.go("alerts")
         app.wait_css("[data-testid=alert]")

@@ -165,6 +165,7 @@ function roughly(ms) {
 }
 
 function expiry(c, now = Date.now()) {
+  if (c.state === "needs_reconnect") return "no longer renewed: reconnect to get a new one";
   if (!c.expires_at) return "does not expire";
   const left = Date.parse(c.expires_at) - now;
   const renew = c.refreshable ? "renewed automatically" : "no refresh token: reconnect then";
