@@ -326,7 +326,6 @@ class App:
 
 def need_tools() -> None:
     missing = [str(p) for p in (GATEHOUSE, TRAY, TAURI_DRIVER, PYTHON, EVERYTHING) if not Path(p).exists()]
-    if not shutil.which("dunst"):
-        missing.append("dunst")
+    missing += [tool for tool in ("dunst", "node", "dbus-daemon", "dbus-send", "gnome-keyring-daemon") if not shutil.which(tool)]
     if missing:
         sys.exit(f"e2e: missing {', '.join(missing)}: run `bash tests/run.sh` (it builds and installs them)")
