@@ -17,6 +17,14 @@ const COMMANDS: &[&str] = &[
     "list_history",
     "history_names",
     "get_call",
+    "get_trace",
+    "list_connections",
+    "keychain_status",
+    "connect_account",
+    "cancel_connect",
+    "open_connect_page",
+    "disconnect_account",
+    "list_alerts",
 ];
 
 fn main() {

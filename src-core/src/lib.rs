@@ -13,6 +13,7 @@
 //! - [`upstream`]: MCP servers put behind the guardrails, spawned, supervised and forwarded to.
 //! - [`oauth`]: connecting GitHub and Google (PKCE + loopback, device flow), refresh behind a lease.
 //! - [`secrets`]: the OS keychain that holds OAuth tokens; never a plaintext fallback.
+//! - [`browser`]: opening the sign-in URL in the user's browser (or `GATEHOUSE_BROWSER`).
 //! - [`store`]: the one SQLite database every process shares: agents, buckets, history.
 //! - [`telemetry`]: JSON logs, redaction, the PII scanner, and traces (spans,
 //!   W3C context, span files, OTLP export, reading a trace back as a tree).
@@ -27,6 +28,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod browser;
 pub mod budget;
 pub mod clock;
 pub mod config;

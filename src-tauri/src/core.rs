@@ -2,19 +2,26 @@
 //! finds them (`GATEHOUSE_HOME`, else the platform folders). The database is
 //! opened on first use and again after a failure, and the config file is read
 //! on every use, so a file the user repairs is picked up without a restart.
+//! The keychain is passed in (the OS keychain in the app, a mock in tests).
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use gatehouse::agents::Agents;
 use gatehouse::agents::snippets::Launch;
 use gatehouse::clock::SharedClock;
 use gatehouse::config::Config;
 use gatehouse::home::{EnvMap, Home};
+use gatehouse::oauth::Accounts;
+use gatehouse::secrets::{Choice, Secrets};
 use gatehouse::store::Store;
 
 use crate::error::UiError;
+
+/// Makes the keychain handle for a `[secrets] store` choice:
+/// `Secrets::system` in the app, one mock store in tests.
+pub type SecretsFactory = Arc<dyn Fn(Choice) -> Secrets + Send + Sync>;
 
 /// What every command and the watcher share.
 pub struct Core {
@@ -28,6 +35,11 @@ pub struct Core {
     pub gatehouse_exe: PathBuf,
     /// The open database, once it opened.
     store: Mutex<Option<Store>>,
+    /// Makes the keychain handle for the configured choice.
+    make_secrets: SecretsFactory,
+    /// The keychain handle last made, kept while the choice stays (opening
+    /// the Secret Service is a D-Bus handshake: once is enough).
+    secrets: Mutex<Option<(Choice, Secrets)>>,
     /// Set after the app itself wrote to the store: SQLite's change counter
     /// only sees other processes' writes, so the watcher also looks here.
     changed: AtomicBool,
@@ -35,13 +47,21 @@ pub struct Core {
 
 impl Core {
     /// A core over `home`; nothing is opened yet.
-    pub fn new(home: Home, env: EnvMap, clock: SharedClock, gatehouse_exe: PathBuf) -> Self {
+    pub fn new(
+        home: Home,
+        env: EnvMap,
+        clock: SharedClock,
+        gatehouse_exe: PathBuf,
+        make_secrets: SecretsFactory,
+    ) -> Self {
         Self {
             home,
             env,
             clock,
             gatehouse_exe,
             store: Mutex::new(None),
+            make_secrets,
+            secrets: Mutex::new(None),
             changed: AtomicBool::new(true),
         }
     }
@@ -71,6 +91,31 @@ impl Core {
     /// Agent operations.
     pub fn agents(&self) -> Result<Agents, UiError> {
         Ok(Agents::new(self.store()?, self.clock.clone()))
+    }
+
+    /// The keychain that `[secrets] store` in `config` names.
+    pub fn secrets(&self, config: &Config) -> Secrets {
+        let mut slot = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some((choice, s)) if *choice == config.secrets => s.clone(),
+            _ => {
+                let s = (self.make_secrets)(config.secrets);
+                *slot = Some((config.secrets, s.clone()));
+                s
+            }
+        }
+    }
+
+    /// The connected accounts, with the config and keychain as they are now.
+    pub fn accounts(&self) -> Result<Accounts, UiError> {
+        let config = self.config()?;
+        let secrets = self.secrets(&config);
+        Ok(Accounts::new(
+            self.store()?,
+            secrets,
+            Arc::new(config.oauth),
+            self.clock.clone(),
+        ))
     }
 
     /// What a client runs to start Gatehouse as the agent holding `token`.
@@ -124,11 +169,22 @@ pub(crate) mod testing {
 
     use gatehouse::clock::{FakeClock, UnixMillis};
     use gatehouse::home::{EnvMap, Home};
+    use gatehouse::secrets::Secrets;
 
     use super::Core;
 
-    /// A core whose home `prepare` may fill first; the folder lives as long as the `TempDir`.
+    /// A core whose home `prepare` may fill first, with a mock keychain; the
+    /// folder lives as long as the `TempDir`.
     pub fn core_in(prepare: impl FnOnce(&std::path::Path)) -> (Core, tempfile::TempDir) {
+        let mock = Secrets::mock();
+        core_with(prepare, Arc::new(move |_| mock.clone()))
+    }
+
+    /// A core whose keychain `make_secrets` makes.
+    pub fn core_with(
+        prepare: impl FnOnce(&std::path::Path),
+        make_secrets: super::SecretsFactory,
+    ) -> (Core, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         let core = Core::new(
@@ -136,6 +192,7 @@ pub(crate) mod testing {
             EnvMap::new(),
             Arc::new(FakeClock::new(UnixMillis(1_700_000_000_000))),
             "gatehouse".into(),
+            make_secrets,
         );
         (core, dir)
     }

@@ -5,7 +5,10 @@
 use gatehouse::agents::AgentsError;
 use gatehouse::config::ConfigError;
 use gatehouse::config::edit::EditError;
+use gatehouse::oauth::OAuthError;
+use gatehouse::secrets::SecretsError;
 use gatehouse::store::StoreError;
+use gatehouse::telemetry::trace_tree::TraceReadError;
 use serde::{Serialize, Serializer};
 
 /// Why a command failed.
@@ -25,9 +28,65 @@ pub enum UiError {
     /// A budget could not be written to the config file.
     #[error("{0}")]
     Edit(#[from] EditError),
+    /// Connecting or disconnecting an account failed.
+    #[error("{}", oauth_message(.0))]
+    OAuth(OAuthError),
+    /// The keychain can't be used.
+    #[error("{}", sentence(&.0.to_string()))]
+    Keychain(#[from] SecretsError),
+    /// The span files can't be read.
+    #[error("{0}")]
+    Trace(#[from] TraceReadError),
     /// The window asked for something that doesn't exist or makes no sense.
     #[error("{0}")]
     BadRequest(String),
+}
+
+impl From<OAuthError> for UiError {
+    fn from(e: OAuthError) -> Self {
+        match e {
+            OAuthError::Store(s) => UiError::Database(s),
+            OAuthError::Secrets(s) => UiError::Keychain(s),
+            other => UiError::OAuth(other),
+        }
+    }
+}
+
+/// `text` with a capital first letter.
+fn sentence(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The library's message, worded for the window where the CLI's wording
+/// (flags, "run `gatehouse connect`") would not help.
+fn oauth_message(e: &OAuthError) -> String {
+    match e {
+        OAuthError::NotConfigured { provider } => format!(
+            "No OAuth client id for {title}: set client_id under [oauth.{name}] in config.toml \
+             (docs/configuration.md says how to create an OAuth client); this window reads the file again on its own",
+            title = provider.title(),
+            name = provider.name()
+        ),
+        OAuthError::NoDeviceFlow { provider } => format!(
+            "{} has no device flow configured: set device_url under [oauth.{}] in config.toml, or sign in with the browser",
+            provider.title(),
+            provider.name()
+        ),
+        OAuthError::NotConnected { provider } => {
+            format!("{} is not connected (any more); refresh the page", provider.title())
+        }
+        OAuthError::StateMismatch => "The browser came back with a sign-in this window did not start (a stale tab?); nothing was stored: connect again".into(),
+        OAuthError::MissingCode => "The browser came back without an authorization code; nothing was stored: connect again".into(),
+        OAuthError::TimedOut { waited } => format!(
+            "No answer from the browser (or the device approval) within {} s; nothing was stored: connect again \
+             ([oauth] callback_timeout_seconds sets how long to wait)",
+            waited.as_secs()
+        ),
+        other => sentence(&other.to_string()),
+    }
 }
 
 impl From<StoreError> for UiError {

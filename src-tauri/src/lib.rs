@@ -2,17 +2,23 @@
 //! control. A thin Tauri 2 shell over the `gatehouse` library: every command
 //! calls src-core, which holds all store and guard logic.
 //!
-//! - [`core`]: the src-core handles (home, store, clock) the app shares.
+//! - [`core`]: the src-core handles (home, store, clock, keychain) the app shares.
 //! - [`commands`]: the window's `#[tauri::command]`s, one module per page.
+//! - [`connecting`]: the account sign-ins in progress (cancel, reopen the page).
 //! - [`error`]: `UiError`, one sentence the window can show.
 //! - [`tray`]: the tray icon and menu; [`window`]: showing and hiding the window.
-//! - [`watch`]: notices other processes' writes; live status, tray count, notifications.
+//! - [`watch`]: notices other processes' writes; live status, tray count, alert rules.
+//! - [`notify`]: desktop notifications (an agent waiting, an alert opening).
+//! - [`single`]: one app per Gatehouse home: a second launch shows the first's window.
 
 #![deny(missing_docs)]
 
 pub mod commands;
+pub mod connecting;
 pub mod core;
 pub mod error;
+pub mod notify;
+pub mod single;
 pub mod tray;
 pub mod watch;
 pub mod window;
@@ -21,12 +27,16 @@ use std::sync::Arc;
 
 use gatehouse::clock::SystemClock;
 use gatehouse::home::{Home, process_env};
+use gatehouse::secrets::Secrets;
 use tauri::{Builder, RunEvent, Runtime};
 
+use crate::connecting::Connecting;
 use crate::core::{Core, find_gatehouse};
 
 /// The real app: files from `GATEHOUSE_HOME` or the platform folders, the
-/// system clock. `--hidden` starts in the tray only (for start at login).
+/// system clock, the OS keychain. `--hidden` starts in the tray only (for
+/// start at login). A second launch for the same home shows the running
+/// app's window and exits.
 pub fn run() {
     init_logs();
     let env = process_env();
@@ -38,9 +48,16 @@ pub fn run() {
         }
     };
     let exe = find_gatehouse(&env, std::env::current_exe().ok());
-    let core = Core::new(home, env, Arc::new(SystemClock), exe);
+    let builder = single::guard(Builder::default(), &home, &env);
+    let core = Core::new(
+        home,
+        env,
+        Arc::new(SystemClock),
+        exe,
+        Arc::new(Secrets::system),
+    );
     let hidden = std::env::args().any(|a| a == "--hidden");
-    let app = build(Builder::default(), core, hidden).build(tauri::generate_context!());
+    let app = build(builder, core, hidden).build(tauri::generate_context!());
     match app {
         Ok(app) => app.run(|_, event| {
             // The last window closing (it only hides) must not end a tray app; `Quit` exits with a code.
@@ -63,6 +80,7 @@ pub fn build<R: Runtime>(builder: Builder<R>, core: Core, hidden: bool) -> Build
     builder
         .plugin(tauri_plugin_notification::init())
         .manage(core)
+        .manage(Connecting::default())
         .invoke_handler(commands::handler())
         .on_window_event(window::on_event)
         .setup(move |app| {

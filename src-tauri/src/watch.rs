@@ -1,19 +1,21 @@
 //! Notices changes to the shared database, whichever process made them, and
 //! passes them on: a status event to the window on every write (it refreshes
-//! its page),
-//! the tray's count and icon, and a desktop notification for each agent
-//! that starts waiting for approval. Cheap: `PRAGMA data_version` four times a
-//! second, a fuller look only when it moved (or every few seconds, to notice
-//! a repaired file).
+//! its page), the tray's count and icon, and desktop notifications (an agent
+//! waiting for approval, an alert opening). It also evaluates the alert
+//! rules after calls were recorded, at most every `[alerts]
+//! check_every_seconds` across all processes, so an alert opens even when
+//! the `serve` that recorded the calls has exited. Cheap: `PRAGMA
+//! data_version` four times a second, a fuller look only when it moved (or
+//! every few seconds, to notice a repaired file).
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use gatehouse::alerts;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_notification::NotificationExt;
 
 use crate::commands::status::{StatusView, snapshot};
 use crate::core::Core;
+use crate::notify::{self, Notifier};
 use crate::tray::Tray;
 use crate::window::MAIN;
 
@@ -29,8 +31,15 @@ const FULL_EVERY: Duration = Duration::from_secs(3);
 struct Seen {
     version: Option<i64>,
     status: Option<StatusView>,
-    notified: BTreeSet<String>,
+    notifier: Notifier,
+    /// Calls were recorded since the alert rules last ran here.
+    unevaluated: bool,
+    /// When the watcher last asked whether the rules were due.
+    asked: Option<Instant>,
 }
+
+/// How often the watcher asks whether the alert rules are due.
+const ASK_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts the watcher on its own thread, for the app's lifetime.
 pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
@@ -44,7 +53,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
                 let version = core.store().and_then(|s| Ok(s.data_version()?)).ok();
                 // Something was written (by any process): the window refreshes its page.
                 let moved = core.take_changed() || version != seen.version;
+                seen.unevaluated |= moved;
+                let alerts_changed = evaluate_alerts(&core, &mut seen);
                 let due = moved
+                    || alerts_changed
                     || version.is_none() && last_full.elapsed() >= Duration::from_secs(1)
                     || last_full.elapsed() >= FULL_EVERY;
                 if due {
@@ -59,7 +71,11 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
                         if let Some(t) = &tray {
                             t.show(&status);
                         }
-                        notify(&app, &status, &mut seen.notified, &core);
+                        let wait = core
+                            .config()
+                            .map(|c| c.approval_wait.as_secs())
+                            .unwrap_or(20);
+                        notify::show(&app, &seen.notifier.news(&status, wait));
                         seen.status = Some(status);
                     }
                 }
@@ -71,44 +87,43 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, tray: Option<Tray<R>>) {
     }
 }
 
-fn send<R: Runtime>(app: &AppHandle<R>, status: &StatusView) {
-    if let Err(e) = app.emit_to(MAIN, STATUS, status) {
-        tracing::warn!(error = %e, "cannot send the status to the window");
+/// Runs the alert rules when calls were recorded or alerts are open (they
+/// resolve as time passes), unless some process ran them a moment ago;
+/// true when an alert opened or resolved.
+fn evaluate_alerts(core: &Core, seen: &mut Seen) -> bool {
+    let open = seen
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.open_alerts.is_empty());
+    if !seen.unevaluated && !open || seen.asked.is_some_and(|t| t.elapsed() < ASK_EVERY) {
+        return false;
+    }
+    seen.asked = Some(Instant::now());
+    let Ok(config) = core.config() else {
+        return false;
+    };
+    if !config.alerts.enabled {
+        seen.unevaluated = false;
+        return false;
+    }
+    let Ok(store) = core.store() else {
+        return false;
+    };
+    match alerts::evaluate_if_due(&store, &config.alerts, core.clock.now()) {
+        Ok(Some(changes)) => {
+            seen.unevaluated = false;
+            !changes.opened.is_empty() || !changes.resolved.is_empty()
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "alerts could not be evaluated");
+            false
+        }
     }
 }
 
-/// A desktop notification for each agent that started waiting since the last look.
-fn notify<R: Runtime>(
-    app: &AppHandle<R>,
-    status: &StatusView,
-    notified: &mut BTreeSet<String>,
-    core: &Core,
-) {
-    let waiting: BTreeSet<String> = status.pending.iter().map(|a| a.name.clone()).collect();
-    notified.retain(|n| waiting.contains(n));
-    let wait = core
-        .config()
-        .map(|c| c.approval_wait.as_secs())
-        .unwrap_or(20);
-    for agent in &status.pending {
-        if !notified.insert(agent.name.clone()) {
-            continue;
-        }
-        let from = agent
-            .parent_exe
-            .as_deref()
-            .map(|e| format!(" (launched by {e})"))
-            .unwrap_or_default();
-        let shown = app
-            .notification()
-            .builder()
-            .title(format!("\"{}\" wants to use your tools", agent.name))
-            .body(format!(
-                "Its call waits up to {wait} s for you{from}. Open Gatehouse to approve or deny it."
-            ))
-            .show();
-        if let Err(e) = shown {
-            tracing::info!(error = %e, agent = %agent.name, "no desktop notification (no notification service?)");
-        }
+fn send<R: Runtime>(app: &AppHandle<R>, status: &StatusView) {
+    if let Err(e) = app.emit_to(MAIN, STATUS, status) {
+        tracing::warn!(error = %e, "cannot send the status to the window");
     }
 }

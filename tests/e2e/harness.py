@@ -22,6 +22,7 @@ from typing import Any, Callable
 from selenium import webdriver
 from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException, TimeoutException,
                                         WebDriverException)
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -191,6 +192,9 @@ class RawSession:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 class Notifications:
@@ -273,6 +277,7 @@ class App:
         return self.wait_for(f"`{css}`", lambda d: (d.find_elements(By.CSS_SELECTOR, css) or [None])[0], timeout)
 
     def go(self, page: str) -> None:
+        self.driver.execute_script("window.scrollTo(0, 0)")  # the sticky header would cover what a test clicks next
         self.find(f"[data-testid=nav-{page}]").click()
         self.wait_for(f"page {page}", lambda d: d.execute_script("return document.getElementById('page').dataset.page") == page)
 
@@ -282,14 +287,27 @@ class App:
     def page_text(self) -> str:
         return self.driver.page_source + txt(self.find("body"))
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, height: int | None = None) -> Path:
+        """Saves docs/screenshots/NAME.png; `height` makes the window that tall for it."""
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / f"{name}.png"
-        # Transient notices fade first, and transitions (bars, new rows' highlight) settle.
+        # Transient notices fade first, transitions (bars, new rows' highlight) settle,
+        # and the pointer leaves whatever it last clicked (no hover highlight).
         self.wait_for("notices to fade", lambda d: not d.find_elements(By.CSS_SELECTOR, "#toasts .toast"), timeout=12)
+        try:
+            ActionChains(self.driver).move_to_element(self.find(".brand")).perform()
+        except WebDriverException:
+            pass
+        size = self.driver.get_window_size()
+        if height:
+            self.driver.set_window_size(size["width"], height)
         time.sleep(1.1)
-        if not self.driver.save_screenshot(str(path)):
-            raise AssertionError(f"screenshot {name} failed")
+        try:
+            if not self.driver.save_screenshot(str(path)):
+                raise AssertionError(f"screenshot {name} failed")
+        finally:
+            if height:
+                self.driver.set_window_size(size["width"], size["height"])
         return path
 
     def quit(self) -> None:
@@ -308,7 +326,6 @@ class App:
 
 def need_tools() -> None:
     missing = [str(p) for p in (GATEHOUSE, TRAY, TAURI_DRIVER, PYTHON, EVERYTHING) if not Path(p).exists()]
-    if not shutil.which("dunst"):
-        missing.append("dunst")
+    missing += [tool for tool in ("dunst", "node", "dbus-daemon", "dbus-send", "gnome-keyring-daemon") if not shutil.which(tool)]
     if missing:
         sys.exit(f"e2e: missing {', '.join(missing)}: run `bash tests/run.sh` (it builds and installs them)")

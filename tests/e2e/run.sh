@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 args=("$@")
-((${#args[@]})) || args=(test_tray)
+((${#args[@]})) || args=(test_tray test_accounts)
 # A plain X session (no desktop): the tests start a real notification service themselves.
 export GDK_BACKEND=x11
-exec timeout --kill-after=10 "${E2E_TIMEOUT:-600}" xvfb-run -a -s "-screen 0 1280x900x24" \
+exec timeout --kill-after=10 "${E2E_TIMEOUT:-600}" xvfb-run -a -s "-screen 0 1280x1024x24" \
   dbus-run-session -- ../.venv/bin/python -X faulthandler -m unittest -v "${args[@]}"

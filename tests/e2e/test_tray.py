@@ -1,20 +1,24 @@
 """End-to-end tests of the real tray app (tests/e2e/run.sh runs them under
 Xvfb in a D-Bus session): a waiting tokenless call is approved in the
 window, revoking in the window stops the next call, calls show up in History
-live and open redacted, limits are edited into the config file, pause works,
-and broken files are explained. Screenshots of every page go to docs/screenshots/.
+live and open redacted with their trace as a timeline, limits are edited
+into the config file, pause works, a second launch leaves one app, and
+broken files are explained. Screenshots of every page go to docs/screenshots/
+(Connections and Alerts: test_accounts.py).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import unittest
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from harness import (CANARIES, CANARY_CARD, CANARY_EMAIL, CANARY_TOKEN, App, Home, McpClient, Notifications,
+from accounts import session_keyring
+from harness import (CANARIES, CANARY_CARD, CANARY_EMAIL, CANARY_TOKEN, TRAY, App, Home, McpClient, Notifications,
                      RawSession, everything_upstream, need_tools, txt, wait_for)
 
 CONFIG = """# Gatehouse config for the end-to-end tests.
@@ -35,9 +39,11 @@ NOTIFICATIONS: Notifications | None = None
 
 def setUpModule():
     # First, before any app runs: an app's notification would otherwise have
-    # D-Bus start dunst on its own, printing nowhere.
+    # D-Bus start dunst on its own, printing nowhere, and WebKitGTK's look for
+    # a Secret Service a locked gnome-keyring in the real home folder.
     global NOTIFICATIONS
     need_tools()
+    session_keyring()
     NOTIFICATIONS = Notifications()
 
 
@@ -124,7 +130,9 @@ class TrayApp(unittest.TestCase):
         try:
             self.assertFalse(s.call("gatehouse__budgets").get("isError", False))
             app.go("agents")
-            row = app.wait_for("the new agent's row", lambda d: self.agent_row("revoke-me"))
+            # Once its launcher is listed the row is final (a changed row is drawn anew).
+            row = app.wait_for("the new agent's row, with its launcher", lambda d: (
+                (r := self.agent_row("revoke-me")) is not None and "python" in txt(r) and r))
             button = row.find_element(By.CSS_SELECTOR, "[data-action=revoke]")
             button.click()  # arms the button
             self.assertIn("Confirm", txt(button))
@@ -165,11 +173,29 @@ class TrayApp(unittest.TestCase):
         self.assertRegex(trace, r"^[0-9a-f]{32}$")
         self.assertEqual(txt(app.find("[data-testid=detail-status]")), "OK")
         self.assertIn("ms", txt(app.find("[data-testid=detail-latency]")))
+        # Its trace opens as a timeline: the SERVER span, the guard's stages, the upstream CLIENT span.
+        app.wait_css("[data-testid=trace-timeline] [data-testid=span]", timeout=15)
+        spans = [(s.get_attribute("data-name"), s.get_attribute("data-kind"), s.get_attribute("data-depth"))
+                 for s in app.find_all("[data-testid=span]")]
+        self.assertEqual(spans[0], ("tools/call everything__echo", "server", "0"), spans)
+        for stage in ("guard.identify", "guard.policy", "guard.limit", "guard.record"):
+            self.assertIn((stage, "internal", "1"), spans)
+        self.assertIn(("tools/call echo", "client", "1"), spans)
+        client_span = app.find("[data-testid=span][data-kind=client]")
+        app.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", client_span)
+        client_span.click()
+        attrs = app.wait_for("the span's attributes", lambda d: client_span.find_element(By.CSS_SELECTOR, ".span-attrs:not([hidden])"))
+        self.assertIn("gatehouse.upstreameverything", txt(attrs))
+        client_span.click()
         page = app.page_text()
         for canary in CANARIES:
             self.assertNotIn(canary, page)
         self.assertTrue(app.never_reloaded())
-        app.screenshot("history")
+        # The picture: the list, and the opened call scrolled down to its whole timeline.
+        app.driver.execute_script("""window.scrollTo(0, 0);
+            const d = document.querySelector('[data-testid=call-detail]');
+            d.scrollTop = d.scrollHeight;""")
+        app.screenshot("history", height=960)
 
     def test_5_history_filters_by_agent_tool_status_and_time(self):
         app = self.app
@@ -227,7 +253,13 @@ class TrayApp(unittest.TestCase):
         finally:
             s.close()
 
-    def test_8_nothing_secret_reached_the_database_or_logs(self):
+    def test_8_a_second_launch_shows_the_running_app_and_exits(self):
+        second = subprocess.run([str(TRAY)], env=self.home.env(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.app.go("agents")
+        self.assertTrue(self.app.never_reloaded(), "the first app still runs, untouched")
+
+    def test_9_nothing_secret_reached_the_database_or_logs(self):
         data = self.home.all_bytes()
         for canary in CANARIES:
             self.assertNotIn(canary.encode(), data)
@@ -251,6 +283,7 @@ class DarkMode(unittest.TestCase):
                 app.go("history")
                 app.wait_css("tr[data-call-id] td").click()
                 app.wait_css("[data-testid=detail-args]")
+                app.wait_css("[data-testid=trace-timeline] [data-testid=span]", timeout=15)
                 app.screenshot("dark-history")
             finally:
                 app.quit()

@@ -29,6 +29,7 @@ const state = {
   access: new Map(),          // token -> {provider, expires_ms}
   refresh: new Map(),         // token -> {provider, client}
   codes: new Set(),           // authorization codes issued with an S256 challenge
+  code_scopes: new Map(),     // code -> the scope its authorization request asked for
   used_codes: new Set(),
   issued: [],                 // every token string issued (tests grep for them)
   stats: { code_requests: 0, refresh_requests: 0, refresh_rejected: 0, device_requests: 0, revocations: 0 },
@@ -79,6 +80,7 @@ auth.service.on(Events.BeforeAuthorizeRedirect, (redirect, req) => {
     redirect.url.searchParams.set('error_description', 'PKCE with S256 is required');
   } else if (code) {
     state.codes.add(code);
+    state.code_scopes.set(code, q.get('scope'));
   }
 });
 auth.service.on(Events.BeforeResponse, (resp, req) => {
@@ -99,7 +101,9 @@ auth.service.on(Events.BeforeResponse, (resp, req) => {
       return;
     }
     state.used_codes.add(b.code);
-    resp.body = { ...issue(p, true), scope: b.scope || (p === 'github' ? 'repo,notifications' : resp.body.scope) };
+    // GitHub answers with its comma-separated scopes; Google with the space-separated ones granted.
+    const asked = state.code_scopes.get(b.code);
+    resp.body = { ...issue(p, true), scope: b.scope || (p === 'github' ? 'repo,notifications' : asked || resp.body.scope) };
   } else if (b.grant_type === 'refresh_token') {
     state.stats.refresh_requests++;
     record('auth', req, true);

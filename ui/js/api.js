@@ -26,4 +26,5 @@ export async function on(event, fn) {
 export const EVENTS = {
   status: "gatehouse://status",
   navigate: "gatehouse://navigate",
+  connect: "gatehouse://connect",
 };

@@ -45,10 +45,13 @@ function pageFromHash() {
 function renderNav() {
   const nav = document.getElementById("nav");
   const pending = app.status ? app.status.pending.length : 0;
+  const alerts = app.status ? app.status.open_alerts.length : 0;
+  const badges = {
+    agents: pending > 0 && h("span", { class: "badge", title: `${pending} waiting for approval`, data: { testid: "pending-count" } }, String(pending)),
+    alerts: alerts > 0 && h("span", { class: "badge bad", title: `${alerts} open`, data: { testid: "alerts-count" } }, String(alerts)),
+  };
   fill(nav, PAGES.map((p) => {
-    const badge = p.id === "agents" && pending > 0
-      ? h("span", { class: "badge", title: `${pending} waiting for approval`, data: { testid: "pending-count" } }, String(pending))
-      : null;
+    const badge = badges[p.id] || null;
     return h("a", {
       href: `#${p.id}`,
       class: app.page === p ? "active" : "",
@@ -65,6 +68,7 @@ function show(page) {
   const root = document.getElementById("page");
   root.replaceChildren();
   root.dataset.page = page.id;
+  window.scrollTo(0, 0);
   document.title = `${page.title} · Gatehouse`;
   renderNav();
   page.mount(root, app);

@@ -61,6 +61,34 @@ pub fn evaluate(
     store.apply_alerts(&found, now)
 }
 
+/// Evaluates at `now` unless some process did within `cfg.check_every` (the
+/// time of the last evaluation is shared in the database): what background
+/// evaluators (`serve`, the tray) call. `None` when it was not due.
+pub fn evaluate_if_due(
+    store: &Store,
+    cfg: &AlertsConfig,
+    now: UnixMillis,
+) -> Result<Option<AlertChanges>, StoreError> {
+    let every = i64::try_from(cfg.check_every.as_millis()).unwrap_or(i64::MAX);
+    if store
+        .alerts_checked()?
+        .is_some_and(|t| now.saturating_since(t) < every)
+    {
+        return Ok(None);
+    }
+    evaluate(store, cfg, now).map(Some)
+}
+
+/// The alerts open now, newest first.
+pub fn open(store: &Store) -> Result<Vec<AlertView>, StoreError> {
+    Ok(store
+        .alerts(UnixMillis(i64::MAX))?
+        .iter()
+        .filter(|a| a.state == "open")
+        .map(AlertView::from)
+        .collect())
+}
+
 /// What `gatehouse alerts` lists: open alerts and those resolved in the last
 /// `recent_days`, newest first.
 pub fn list(

@@ -308,3 +308,37 @@ fn auth_failures_name_the_source_fire_once_and_resolve() {
     assert_eq!(h.evaluate().resolved.len(), 1);
     assert!(h.open().is_empty());
 }
+
+#[test]
+fn background_evaluation_waits_for_check_every_across_processes_and_open_lists_open_ones() {
+    let h = H::new();
+    let bad = Some("bad_token from client \"cursor\"");
+    h.calls(
+        5,
+        MIN,
+        "gatehouse__budgets",
+        None,
+        CallStatus::Denied,
+        100,
+        bad,
+    );
+    let first = evaluate_if_due(&h.t.store, &h.cfg, h.clock.now()).unwrap();
+    assert_eq!(
+        first.map(|c| c.opened.len()),
+        Some(1),
+        "never evaluated: due"
+    );
+    let open_now = open(&h.t.store).unwrap();
+    assert_eq!(open_now.len(), 1);
+    assert_eq!(open_now[0].kind, "auth_failures");
+    // Another process (or this one) evaluated a moment ago: not due yet.
+    h.clock.advance(h.cfg.check_every.as_millis() as i64 - 1);
+    assert_eq!(
+        evaluate_if_due(&h.t.store, &h.cfg, h.clock.now()).unwrap(),
+        None
+    );
+    h.clock.advance(11 * MIN);
+    let later = evaluate_if_due(&h.t.store, &h.cfg, h.clock.now()).unwrap();
+    assert_eq!(later.map(|c| c.resolved.len()), Some(1));
+    assert!(open(&h.t.store).unwrap().is_empty());
+}

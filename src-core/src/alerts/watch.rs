@@ -85,14 +85,10 @@ fn look(
     if last_call == Some(id) && !open {
         return Ok(None);
     }
-    if store
-        .alerts_checked()?
-        .is_some_and(|t| now.saturating_since(t) < cfg.check_every.as_millis() as i64)
-    {
-        // Another process evaluated a moment ago; look again next time.
+    // `None`: another process evaluated a moment ago; look again next time.
+    let Some(changes) = super::evaluate_if_due(store, cfg, now)? else {
         return Ok(None);
-    }
-    let changes = super::evaluate(store, cfg, now)?;
+    };
     let open_now = !store.alerts(now)?.iter().all(|a| a.state != "open");
     Ok(Some((id, changes, open_now)))
 }

@@ -94,8 +94,8 @@ pub fn connect(ctx: &Ctx, a: ConnectArgs) -> Result<ExitCode> {
                 provider.title()
             );
             eprintln!("Waiting for the browser to come back to {redirect} ...");
-            if open && !super::browser::open(&url, &env) {
-                eprintln!("(no browser could be opened here: copy the URL into one)");
+            if open && let Err(e) = gatehouse::browser::open(&url, &env) {
+                eprintln!("(no browser opened: {e}; copy the URL into one)");
             }
         }
         Progress::DeviceCode {

@@ -5,7 +5,6 @@
 mod activity;
 mod agents;
 mod alerts;
-mod browser;
 mod connect;
 mod doctor;
 mod pause;

@@ -1,8 +1,10 @@
 //! History page: calls filtered by agent, tool, status and time, the names
-//! to filter by, and one call with its redacted arguments.
+//! to filter by, one call with its redacted arguments, and its trace read
+//! back from the span files for the timeline.
 
 use gatehouse::listings;
 use gatehouse::store::{CallStatus, HistoryFilter};
+use gatehouse::telemetry::trace_tree::{TraceView, read_trace};
 use gatehouse::views::HistoryView;
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -94,6 +96,36 @@ pub fn get_call(core: State<'_, Core>, id: i64) -> Result<HistoryView, UiError> 
     })
 }
 
+/// One call's trace, and what to say when its spans are not in the files.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TracePage {
+    /// The spans as a tree; absent when no span file holds any.
+    pub trace: Option<TraceView>,
+    /// The folder of the span files.
+    pub traces_dir: String,
+    /// `[traces] local_files`: whether spans are written there at all.
+    pub local_files: bool,
+    /// `[history] retention_days`: span files older than this are deleted.
+    pub retention_days: u32,
+}
+
+/// The trace `trace_id` from the span files.
+pub fn trace(core: &Core, trace_id: &str) -> Result<TracePage, UiError> {
+    let config = core.config()?;
+    Ok(TracePage {
+        trace: read_trace(&core.home.traces_dir, trace_id)?,
+        traces_dir: core.home.traces_dir.display().to_string(),
+        local_files: config.traces.local_files,
+        retention_days: config.retention_days,
+    })
+}
+
+/// One call's spans as a tree, for the timeline.
+#[tauri::command(async)]
+pub fn get_trace(core: State<'_, Core>, trace_id: String) -> Result<TracePage, UiError> {
+    using(&core, |c| trace(c, &trace_id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +159,18 @@ mod tests {
                 .to_string()
                 .contains("\"fine\"")
         );
+    }
+
+    #[test]
+    fn a_trace_without_span_files_says_where_they_would_be() {
+        let (core, _dir) = core_in(|d| {
+            std::fs::write(d.join("config.toml"), "[traces]\nlocal_files = false\n").unwrap();
+        });
+        let t = trace(&core, "0af7651916cd43dd8448eb211c80319c").unwrap();
+        assert_eq!(t.trace, None);
+        assert!(!t.local_files);
+        assert!(t.traces_dir.ends_with("traces"), "{}", t.traces_dir);
+        let bad = trace(&core, "not-a-trace").unwrap_err().to_string();
+        assert!(bad.contains("is not a trace id"), "{bad}");
     }
 }

@@ -3,10 +3,12 @@
 //! `handler()` is the one list; `build.rs` names the same commands, and
 //! `capabilities/main.json` grants the window each of them.
 //!
-//! To add a page's commands (Connections, Alerts, a trace timeline): a module
-//! here, its names in `handler()`, in `build.rs` `COMMANDS` and in the capability.
+//! To add a page's commands: a module here, its names in `handler()`, in
+//! `build.rs` `COMMANDS` and in the capability.
 
 pub mod agents;
+pub mod alerts;
+pub mod connections;
 pub mod history;
 pub mod limits;
 pub mod status;
@@ -32,6 +34,14 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         history::list_history,
         history::history_names,
         history::get_call,
+        history::get_trace,
+        connections::list_connections,
+        connections::keychain_status,
+        connections::connect_account,
+        connections::cancel_connect,
+        connections::open_connect_page,
+        connections::disconnect_account,
+        alerts::list_alerts,
     ]
 }
 
@@ -41,7 +51,11 @@ pub(crate) fn using<T>(
     core: &Core,
     f: impl FnOnce(&Core) -> Result<T, UiError>,
 ) -> Result<T, UiError> {
-    let out = f(core);
+    settled(core, f(core))
+}
+
+/// `out`, after dropping the database handle when it failed (see [`using`]).
+pub(crate) fn settled<T>(core: &Core, out: Result<T, UiError>) -> Result<T, UiError> {
     if let Err(e) = &out
         && e.is_database_failure()
     {

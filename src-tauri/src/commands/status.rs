@@ -1,9 +1,11 @@
 //! `status`: what the header, the tray menu and the notifications show:
-//! whether agents are paused, who waits for approval, the newest call, where
-//! the files are, and every problem found (with how to fix it). It never
-//! fails: a broken database or config file is a problem in the list.
+//! whether agents are paused, who waits for approval, the open alerts, the
+//! newest call, where the files are, and every problem found (with how to
+//! fix it). It never fails: a broken database or config file is a problem
+//! in the list.
 
-use gatehouse::views::{AgentView, PauseView};
+use gatehouse::alerts;
+use gatehouse::views::{AgentView, AlertView, PauseView};
 use serde::Serialize;
 use tauri::State;
 
@@ -26,6 +28,8 @@ pub struct StatusView {
     pub paused: PauseView,
     /// Agents waiting for approval.
     pub pending: Vec<AgentView>,
+    /// Alerts open now, newest first (the nav's badge counts them).
+    pub open_alerts: Vec<AlertView>,
     /// The newest call's id (the History page fetches what is newer).
     pub last_call_id: i64,
     /// `config.toml`.
@@ -52,23 +56,26 @@ pub fn snapshot(core: &Core) -> StatusView {
         note("config", e);
     }
     let (mut paused, mut pending, mut last_call_id) = (PauseView::new(None), Vec::new(), 0);
+    let mut open_alerts = Vec::new();
     let read = core.agents().and_then(|agents| {
         let since = agents.paused_since()?;
         let waiting = agents.pending()?;
-        let last = core.store()?.last_call_id()?;
-        Ok((since, waiting, last))
+        let store = core.store()?;
+        Ok((since, waiting, store.last_call_id()?, alerts::open(&store)?))
     });
     match read {
-        Ok((since, waiting, last)) => {
+        Ok((since, waiting, last, open)) => {
             paused = PauseView::new(since);
             pending = waiting.iter().map(AgentView::from).collect();
             last_call_id = last;
+            open_alerts = open;
         }
         Err(e) => note("database", e),
     }
     StatusView {
         paused,
         pending,
+        open_alerts,
         last_call_id,
         config_file: core.home.config_file.display().to_string(),
         db_file: core.home.db_file.display().to_string(),

@@ -1,17 +1,19 @@
 // History: every call any client made through Gatehouse, newest first,
 // filtered by agent, tool, status and time. A call opens with its status,
-// latency, trace id and redacted arguments (values are never stored).
+// latency, trace id, redacted arguments (values are never stored) and its
+// trace as a timeline.
 // New calls appear by themselves: the status event carries the newest id.
 
 import { call } from "../api.js";
 import { h, fill, copyButton } from "../dom.js";
 import { CALL_STATUSES, clock, dateTime, latency, statusLabel, statusTone } from "../format.js";
+import { timeline } from "../timeline.js";
 
 /**
- * Extra sections of an opened call, each `(call) => Node | null`; a trace
- * timeline plugs in here (pages/history.js stays as it is otherwise).
+ * Extra sections of an opened call, each `(call) => Node | null`, shown
+ * under its arguments: the trace timeline.
  */
-export const detailSections = [];
+export const detailSections = [timeline];
 
 const TIMES = [
   { label: "Last 15 minutes", minutes: 15 },
