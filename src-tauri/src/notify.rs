@@ -1,9 +1,11 @@
 //! Desktop notifications, through the desktop's notification service: one
-//! when an agent starts waiting for approval (so its call is answered within
-//! its wait), and one when an alert opens, saying why. Each once: the
-//! notifier remembers what it has announced.
+//! when a pending agent's call starts waiting for approval (so it is answered
+//! within its wait), and one when an alert opens, saying why. Each once: the
+//! notifier remembers what it has announced. A pending agent that calls again
+//! later (its `last_seen_at` moved: the user let the first wait run out) is
+//! announced again, so no waiting call goes unnoticed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tauri::{AppHandle, Runtime};
 use tauri_plugin_notification::NotificationExt;
@@ -22,8 +24,9 @@ pub struct Note {
 /// What has been announced so far.
 #[derive(Default)]
 pub struct Notifier {
-    /// Agents announced as waiting (forgotten once they stop waiting).
-    waiting: BTreeSet<String>,
+    /// Agents announced as waiting, with the `last_seen_at` announced
+    /// (forgotten once they stop waiting).
+    waiting: BTreeMap<String, Option<String>>,
     /// Open alerts announced (forgotten once resolved).
     alerts: BTreeSet<i64>,
     /// Whether a status was seen yet: alerts already open when the app
@@ -36,11 +39,13 @@ impl Notifier {
     pub fn news(&mut self, status: &StatusView, wait_seconds: u64) -> Vec<Note> {
         let mut out = Vec::new();
         self.waiting
-            .retain(|n| status.pending.iter().any(|a| &a.name == n));
+            .retain(|n, _| status.pending.iter().any(|a| &a.name == n));
         for agent in &status.pending {
-            if !self.waiting.insert(agent.name.clone()) {
+            if self.waiting.get(&agent.name) == Some(&agent.last_seen_at) {
                 continue;
             }
+            self.waiting
+                .insert(agent.name.clone(), agent.last_seen_at.clone());
             let from = agent
                 .parent_exe
                 .as_deref()
@@ -100,6 +105,10 @@ mod tests {
     use super::*;
 
     fn status(pending: &[&str], alerts: &[i64]) -> StatusView {
+        seen_at(pending, alerts, None)
+    }
+
+    fn seen_at(pending: &[&str], alerts: &[i64], last_seen_at: Option<&str>) -> StatusView {
         StatusView {
             paused: PauseView::new(None),
             pending: pending
@@ -113,7 +122,7 @@ mod tests {
                     allow_tools: vec![],
                     deny_tools: vec![],
                     created_at: String::new(),
-                    last_seen_at: None,
+                    last_seen_at: last_seen_at.map(str::to_string),
                 })
                 .collect(),
             open_alerts: alerts
@@ -154,5 +163,16 @@ mod tests {
         // Gone and back: announced again.
         assert!(n.news(&status(&[], &[]), 20).is_empty());
         assert_eq!(n.news(&status(&["cursor"], &[2]), 20).len(), 2);
+    }
+
+    #[test]
+    fn a_pending_agent_that_calls_again_later_is_announced_again() {
+        let mut n = Notifier::default();
+        let t1 = Some("2026-11-25T10:00:00.000Z");
+        assert_eq!(n.news(&seen_at(&["cursor"], &[], t1), 20).len(), 1);
+        assert!(n.news(&seen_at(&["cursor"], &[], t1), 20).is_empty());
+        // The first wait ran out unanswered; the agent called again.
+        let t2 = Some("2026-11-25T10:00:30.000Z");
+        assert_eq!(n.news(&seen_at(&["cursor"], &[], t2), 20).len(), 1);
     }
 }

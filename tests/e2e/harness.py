@@ -287,6 +287,22 @@ class App:
     def page_text(self) -> str:
         return self.driver.page_source + txt(self.find("body"))
 
+    def mask(self, secret: str) -> None:
+        """Replaces `secret` in every text on the page by its first 8 characters
+        and dots, so a screenshot shows where a token is without holding it."""
+        self.driver.execute_script(
+            """
+            const [secret, shown] = arguments;
+            const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+            for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+              if (n.nodeValue.includes(secret)) n.nodeValue = n.nodeValue.split(secret).join(shown);
+            }
+            """,
+            secret,
+            secret[:8] + "\u2022" * 12,
+        )
+        assert secret not in self.page_text(), "the secret is still on the page"
+
     def screenshot(self, name: str, height: int | None = None) -> Path:
         """Saves docs/screenshots/NAME.png; `height` makes the window that tall for it."""
         SHOTS.mkdir(parents=True, exist_ok=True)

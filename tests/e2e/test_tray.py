@@ -112,6 +112,8 @@ class TrayApp(unittest.TestCase):
             app.find(f'.tab[data-client="{client}"]').click()
             self.assertIn(token, txt(app.wait_css(f"[data-testid=config-{client}]")))
         app.find('.tab[data-client="claude_desktop"]').click()
+        # The screenshot shows where the token is, not the token (no secrets in snapshots).
+        app.mask(token)
         app.screenshot("agents-add")
         # The token works, and only a hash was kept.
         s = RawSession(self.home, token=token)
