@@ -114,8 +114,43 @@ fn tool_lists_set_from_the_cli_apply_to_running_processes() {
     assert!(s.tool_names().is_empty());
     let r = s.call("gatehouse__budgets", json!({}));
     assert_eq!(structured(&r)["reason"], json!("tool_forbidden"));
-    home.json(&["agents", "tools", "bot"]);
+    home.json(&["agents", "tools", "bot", "--clear-deny"]);
     assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+}
+
+#[test]
+fn setting_one_tool_list_from_the_cli_keeps_the_other() {
+    let home = Home::new();
+    let token = home.add_agent("bot");
+    home.json(&["agents", "tools", "bot", "--allow", "github__*"]);
+    let v = home.json(&["agents", "tools", "bot", "--deny", "gmail__send"]);
+    assert_eq!(v["allow_tools"], json!(["github__*"]), "{v}");
+    assert_eq!(v["deny_tools"], json!(["gmail__send"]), "{v}");
+    // Still GitHub-only: not even gatehouse__budgets is allowed.
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert!(s.tool_names().is_empty());
+    // No list given: nothing changes, the agent is shown.
+    let v = home.json(&["agents", "tools", "bot"]);
+    assert_eq!(
+        (v["allow_tools"].clone(), v["deny_tools"].clone()),
+        (json!(["github__*"]), json!(["gmail__send"]))
+    );
+    // Lists are emptied only on request.
+    let v = home.json(&["agents", "tools", "bot", "--clear-allow"]);
+    assert_eq!(
+        (v["allow_tools"].clone(), v["deny_tools"].clone()),
+        (json!([]), json!(["gmail__send"]))
+    );
+    assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+    let v = home.json(&["agents", "tools", "bot", "--clear-deny"]);
+    assert_eq!(v["deny_tools"], json!([]));
+    // A list and its clearing at once is a usage error, and changes nothing.
+    let out = home.run(&["agents", "tools", "bot", "--deny", "x__*", "--clear-deny"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        home.json(&["agents", "tools", "bot"])["deny_tools"],
+        json!([])
+    );
 }
 
 #[test]

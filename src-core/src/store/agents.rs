@@ -284,18 +284,23 @@ impl Store {
         Ok(())
     }
 
-    /// Sets an agent's allow and deny tool patterns.
+    /// Sets an agent's allow and/or deny tool patterns; a `None` list is
+    /// kept as it is. One statement, so a concurrent change of the other
+    /// list is never overwritten with what this process read before.
     pub fn set_agent_tools(
         &self,
         name: &str,
-        allow: &[String],
-        deny: &[String],
+        allow: Option<&[String]>,
+        deny: Option<&[String]>,
         now: UnixMillis,
     ) -> Result<AgentRow, StoreError> {
-        let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let json = |v: Option<&[String]>| {
+            v.map(|v| serde_json::to_string(v).unwrap_or_else(|_| "[]".into()))
+        };
         let n = self.with(|c| {
             c.execute(
-                "UPDATE agents SET allow_tools = ?2, deny_tools = ?3, updated_ms = ?4 WHERE name = ?1",
+                "UPDATE agents SET allow_tools = coalesce(?2, allow_tools),
+                     deny_tools = coalesce(?3, deny_tools), updated_ms = ?4 WHERE name = ?1",
                 params![name, json(allow), json(deny), now.0],
             )
         })?;
