@@ -326,15 +326,6 @@ impl Store {
         })?;
         Ok(())
     }
-
-    /// Deletes an agent row (used only by tests and `agents remove`).
-    pub fn delete_agent(&self, name: &str) -> Result<(), StoreError> {
-        let n = self.with(|c| c.execute("DELETE FROM agents WHERE name = ?1", [name]))?;
-        if n == 0 {
-            return Err(StoreError::NoSuchAgent(name.to_string()));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
