@@ -185,19 +185,54 @@ fn upstream_children_stop_when_serve_stops() {
 
 #[test]
 fn the_token_is_not_passed_to_upstreams() {
-    let (home, token) = home();
-    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    // Gatehouse's credentials stay with it: every GATEHOUSE_* variable (the
+    // token, a client secret, the home with the redaction key) and the OTLP
+    // exporter's headers, unless the upstream's own env table sets one.
+    let home = Home::with_config(&format!(
+        "{}env = {{ GATEHOUSE_PROFILE = \"set-for-this-upstream\" }}\n",
+        everything_upstream("everything")
+    ));
+    let token = home.add_agent("bot");
+    let mut s = home.session(
+        "raw",
+        &[
+            ("GATEHOUSE_TOKEN", &token),
+            ("GATEHOUSE_CLIENT_SECRET", "canary-client-secret"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=canary-otlp-key"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "api-key=canary-traces-key",
+            ),
+            ("MY_SETTING", "passed-through"),
+        ],
+    );
     let r = s.call("everything__get-env", json!({}));
     let env_text = r["content"][0]["text"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(
-        env_text.contains("GATEHOUSE_HOME"),
-        "get-env shows the upstream's environment: {env_text:.200}"
+        env_text.contains("MY_SETTING") && env_text.contains("passed-through"),
+        "get-env shows the upstream's environment, which keeps the rest: {env_text:.300}"
     );
     assert!(
-        !env_text.contains(&token) && !env_text.contains("GATEHOUSE_TOKEN"),
-        "no token passthrough"
+        env_text.contains("GATEHOUSE_PROFILE") && env_text.contains("set-for-this-upstream"),
+        "a variable the upstream's env table sets is passed: {env_text:.300}"
     );
+    for withheld in [
+        token.as_str(),
+        "GATEHOUSE_TOKEN",
+        "GATEHOUSE_HOME",
+        "GATEHOUSE_CLIENT_SECRET",
+        "canary-client-secret",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "canary-otlp-key",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "canary-traces-key",
+    ] {
+        assert!(
+            !env_text.contains(withheld),
+            "{withheld} reached the upstream: {env_text:.300}"
+        );
+    }
 }

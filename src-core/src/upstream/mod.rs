@@ -237,7 +237,7 @@ impl Upstreams {
 
     /// Starts every configured upstream in the background (none is awaited)
     /// and supervises it until `shutdown`. `env` is the environment children
-    /// inherit; Gatehouse's own token is removed from it.
+    /// inherit; Gatehouse's credentials are withheld from it (see `process`).
     pub fn start(
         configs: &[UpstreamConfig],
         settings: &ServerSettings,

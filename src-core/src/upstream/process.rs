@@ -1,7 +1,7 @@
 //! Spawning and supervising one upstream: start it, list its tools, wait for
 //! it to end, restart with exponential backoff (500 ms doubling to 60 s, reset
 //! after a minute of good health). Children get Gatehouse's environment minus
-//! its token, run in their own process group, and die with Gatehouse.
+//! its credentials, run in their own process group, and die with Gatehouse.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -28,8 +28,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// How long the MCP handshake may take (a first `npx` run downloads packages).
 const HANDSHAKE: Duration = Duration::from_secs(60);
-/// Environment variables never passed to an upstream (no token passthrough).
-const WITHHELD: &[&str] = &["GATEHOUSE_TOKEN"];
+/// Whether Gatehouse's environment variable `name` is kept from upstream
+/// children (unless their `[[upstream]] env` table sets it): every
+/// `GATEHOUSE_*` variable (the agent's token, an OAuth client secret, the
+/// home folder where the redaction key lies, which would let an upstream
+/// reverse argument hashes) and the OTLP exporter's headers (a collector's
+/// API key). No credential of Gatehouse's passes through.
+fn withheld(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("GATEHOUSE_")
+        || (upper.starts_with("OTEL_EXPORTER_OTLP_") && upper.ends_with("HEADERS"))
+}
 
 /// Keeps supervising `up` until `shutdown`.
 pub(super) async fn supervise(
@@ -150,7 +159,8 @@ fn command(up: &Upstream, env: &EnvMap) -> Command {
     let mut cmd = Command::new(&c.command);
     cmd.args(&c.args)
         .env_clear()
-        .envs(env.iter().filter(|(k, _)| !WITHHELD.contains(&k.as_str())))
+        .envs(env.iter().filter(|(k, _)| !withheld(k)))
+        // Set explicitly for this upstream: passed even when withheld above.
         .envs(&c.env)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -241,5 +251,34 @@ impl Spawner {
             .map_err(|_| std::io::Error::other("the spawner thread stopped"))?;
         rx.await
             .map_err(|_| std::io::Error::other("the spawner thread stopped"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gatehouse_variables_and_otlp_headers_are_withheld() {
+        for name in [
+            "GATEHOUSE_TOKEN",
+            "GATEHOUSE_HOME",
+            "GATEHOUSE_CLIENT_SECRET",
+            "GATEHOUSE_CONFIG",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        ] {
+            assert!(withheld(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+            "MY_GATEHOUSE_NOTE",
+        ] {
+            assert!(!withheld(name), "{name}");
+        }
     }
 }
