@@ -360,8 +360,12 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(row.allow_tools, ["github__*"], "the allow list stays");
-        assert_eq!(row.deny_tools, ["gmail__send"]);
+        assert_eq!(
+            row.allow_tools.patterns(),
+            ["github__*"],
+            "the allow list stays"
+        );
+        assert_eq!(row.deny_tools.patterns(), ["gmail__send"]);
         let row = a
             .update_tools(
                 &name,
@@ -371,7 +375,10 @@ mod tests {
                 },
             )
             .unwrap();
-        assert!(row.allow_tools.is_empty(), "cleared on request only");
-        assert_eq!(row.deny_tools, ["gmail__send"]);
+        assert!(
+            row.allow_tools.patterns().is_empty(),
+            "cleared on request only"
+        );
+        assert_eq!(row.deny_tools.patterns(), ["gmail__send"]);
     }
 }

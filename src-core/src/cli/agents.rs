@@ -188,6 +188,9 @@ fn show(v: &AgentView, json: bool) -> Result<()> {
         ),
     };
     println!("Agent \"{}\" is {}{tools}.", v.name, v.status);
+    if let Some(problem) = &v.tools_error {
+        println!("Its calls are refused: {problem}.");
+    }
     Ok(())
 }
 

@@ -231,14 +231,22 @@ impl Guard {
         tool_label(&self.recorder.redactor, sent)
     }
 
-    /// The tools `agent` may call (policy applied).
+    /// The tools `agent` may call (policy applied); none when its stored
+    /// tool lists can't be read.
     pub async fn visible(&self, agent: &AgentRow) -> Vec<ToolEntry> {
         let policy = self.config.policy_for(&agent.name);
+        let rules = match policy::Rules::new(&policy, agent) {
+            Ok(rules) => rules,
+            Err(refusal) => {
+                tracing::warn!(agent = %agent.name, refusal = ?refusal, "tools/list: the agent's tool lists can't be used; no tools listed");
+                return Vec::new();
+            }
+        };
         self.catalog
             .list()
             .await
             .into_iter()
-            .filter(|t| policy::allows(&policy, agent, t.name.as_str()))
+            .filter(|t| rules.allows(t.name.as_str()))
             .collect()
     }
 
