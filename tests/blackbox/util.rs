@@ -52,6 +52,21 @@ pub fn everything_upstream(name: &str) -> String {
     )
 }
 
+/// The `[[upstream]] quoting` table: `tests/clients/quoting_upstream.py`, a
+/// Python SDK server that quotes its arguments in errors and on stderr and
+/// appends the cancellations it receives to `events`.
+pub fn quoting_upstream(events: &Path) -> String {
+    format!(
+        "[[upstream]]\nname = \"quoting\"\ncommand = {:?}\nargs = [{:?}]\nenv = {{ QUOTING_UPSTREAM_EVENTS = {:?} }}\n",
+        python().display().to_string(),
+        tests_dir()
+            .join("clients/quoting_upstream.py")
+            .display()
+            .to_string(),
+        events.display().to_string()
+    )
+}
+
 /// One test's Gatehouse installation: a temp folder used as `GATEHOUSE_HOME`.
 pub struct Home {
     dir: tempfile::TempDir,
@@ -165,6 +180,19 @@ impl Home {
         let mut out = Vec::new();
         walk(self.path(), &mut out);
         out
+    }
+
+    /// The text of every JSON log file under `logs/`.
+    pub fn logs(&self) -> String {
+        let Ok(rd) = std::fs::read_dir(self.path().join("logs")) else {
+            return String::new();
+        };
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect()
     }
 
     /// Starts `gatehouse serve` with `env` (e.g. a token) added.
