@@ -93,6 +93,7 @@ where
         &deps.config.upstreams,
         &deps.config.server,
         &deps.env,
+        &deps.redactor,
         stop_upstreams.clone(),
     );
     let _stop_on_exit = stop_upstreams.clone().drop_guard();

@@ -18,7 +18,6 @@ use super::transport::UpstreamTransport;
 use super::{UpState, Upstream, UpstreamEvent};
 use crate::config::ServerSettings;
 use crate::home::EnvMap;
-use crate::telemetry::{pii, redact::truncate};
 use crate::wire::lines::{Line, LineReader};
 
 /// First restart delay; doubles per failure up to `MAX_BACKOFF`.
@@ -79,7 +78,7 @@ pub(super) async fn supervise(
 
 /// Runs the upstream once; returns why it ended.
 async fn run_once(
-    up: &Upstream,
+    up: &Arc<Upstream>,
     settings: &ServerSettings,
     env: &EnvMap,
     events: &broadcast::Sender<UpstreamEvent>,
@@ -97,7 +96,7 @@ async fn run_once(
     else {
         return "the child's stdio could not be opened".into();
     };
-    tokio::spawn(log_stderr(name.clone(), stderr));
+    tokio::spawn(log_stderr(up.clone(), stderr));
     let relist = Arc::new(Notify::new());
     let handler = UpstreamClient {
         name: name.clone(),
@@ -108,7 +107,10 @@ async fn run_once(
     let transport = UpstreamTransport::new(&name, stdout, stdin, settings.max_message_bytes);
     let running = match tokio::time::timeout(HANDSHAKE, handler.serve(transport)).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return stop(child, pid, format!("the MCP handshake failed: {e}")).await,
+        Ok(Err(e)) => {
+            let why = format!("the MCP handshake failed: {}", up.keep(&e.to_string()));
+            return stop(child, pid, why).await;
+        }
         Err(_) => return stop(child, pid, format!("no MCP handshake within {HANDSHAKE:?}")).await,
     };
     let peer = running.peer().clone();
@@ -145,7 +147,8 @@ async fn publish_tools(
     let tools = tokio::time::timeout(HANDSHAKE, peer.list_all_tools())
         .await
         .map_err(|_| "tools/list timed out".to_string())?
-        .map_err(|e| format!("tools/list failed: {e}"))?;
+        // The upstream's error message, kept as `keep` allows.
+        .map_err(|e| format!("tools/list failed: {}", up.keep(&e.to_string())))?;
     up.state.send_replace(UpState::Up {
         peer: peer.clone(),
         tools: Arc::new(tools),
@@ -203,14 +206,16 @@ async fn stop(mut child: Child, pid: Option<u32>, reason: String) -> String {
     reason
 }
 
-/// The upstream's stderr, PII-scrubbed, into our log: it may echo arguments.
-async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
+/// The upstream's stderr into our log, line by line, as `Upstream::keep`
+/// allows: scrubbed until its first call, then as length and hash (it may
+/// echo arguments).
+async fn log_stderr(up: Arc<Upstream>, stderr: tokio::process::ChildStderr) {
+    let name = up.name().to_string();
     let mut lines = LineReader::new(stderr, 16 * 1024);
     loop {
         match lines.next().await {
             Line::Whole(l) => {
-                let text = String::from_utf8_lossy(&l);
-                let text = truncate(&pii::scrub(&text), 500);
+                let text = up.keep(&String::from_utf8_lossy(&l));
                 tracing::info!(target: "gatehouse::upstream::stderr", upstream = %name, line = %text);
             }
             Line::Oversized { .. } => {
