@@ -198,4 +198,3 @@ mod tests {
         assert_eq!(m, "upstream \"x\" did not answer within 60s");
     }
 }
-
