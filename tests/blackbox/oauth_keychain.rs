@@ -6,9 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::keyring_util::Keyring;
-use crate::oauth_util::{
-    Connecting, Fakes, assert_no_tokens, assert_nowhere, browse, connect, connections,
-};
+use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, connect, connections};
 use crate::util::{Home, structured};
 
 #[test]
@@ -188,5 +186,5 @@ fn the_account_name_is_read_from_the_keychain_and_unavailable_while_it_is_locked
         .output()
         .unwrap();
     assert!(text.status.success());
-    assert_nowhere(&home, "me@example.com");
+    home.assert_nowhere("me@example.com");
 }

@@ -318,30 +318,8 @@ pub fn assert_no_tokens(home: &Home, fakes: &Fakes, outputs: &[&[u8]]) {
     }
 }
 
-/// `connections --json`, with `env` (the keychain's bus) added.
+/// `connections --json`, with `env` (the keychain's bus) added: the
+/// account labels are read from the keychain.
 pub fn connections(home: &Home, env: &[(&str, &str)]) -> Value {
-    let out = home
-        .cmd()
-        .args(["connections", "--json"])
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Asserts that `personal` (an account's email or login) is in no file
-/// under the home: it lives in the keychain entry with the tokens.
-pub fn assert_nowhere(home: &Home, personal: &str) {
-    for (path, bytes) in home.all_file_bytes() {
-        assert!(
-            !contains(&bytes, personal),
-            "{personal:?} found in {}",
-            path.display()
-        );
-    }
+    home.json_with(&["connections"], env)
 }

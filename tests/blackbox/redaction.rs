@@ -2,13 +2,12 @@
 //! under `GATEHOUSE_HOME` (database, WAL, logs, span files in `traces/`, key,
 //! client stderr) nor on Gatehouse's stderr, whatever path the call took.
 
-use serde_json::json;
-
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::util::{
-    Home, contains, everything_upstream, python_client, quoting_upstream, structured, text,
-    wait_for,
+    Home, everything_upstream, python_client, quoting_upstream, structured, text, wait_for,
 };
 
 const EMAIL: &str = "jane.canary@example.com";
@@ -17,23 +16,10 @@ const CARD: &str = "4111 1111 1111 1111";
 const CARD_DIGITS: &str = "4111111111111111";
 const PHRASE: &str = "Blue-Canary-Phrase-42";
 
-fn assert_clean(home: &Home, stderr: &str) {
-    for canary in [
-        EMAIL,
-        GH_TOKEN,
-        CARD,
-        CARD_DIGITS,
-        PHRASE,
-        "jane.canary",
-        "CanaryToken",
-    ] {
-        for (path, bytes) in home.all_file_bytes() {
-            assert!(
-                !contains(&bytes, canary),
-                "canary {canary:?} found in {}",
-                path.display()
-            );
-        }
+/// No file under the home and nothing on `stderr` holds any of `canaries`.
+fn assert_clean(home: &Home, stderr: &str, canaries: &[&str]) {
+    for canary in canaries {
+        home.assert_nowhere(canary);
         assert!(
             !stderr.contains(canary),
             "canary {canary:?} found on stderr:\n{stderr}"
@@ -126,7 +112,19 @@ fn canaries_in_arguments_reach_no_file_and_no_stderr() {
         "spans carry the redacted summary"
     );
     crate::traces::check_span_files(&home);
-    assert_clean(&home, &s_stderr);
+    assert_clean(
+        &home,
+        &s_stderr,
+        &[
+            EMAIL,
+            GH_TOKEN,
+            CARD,
+            CARD_DIGITS,
+            PHRASE,
+            "jane.canary",
+            "CanaryToken",
+        ],
+    );
 }
 
 /// Quoted by the upstream JSON-escaped (`\"merger\"`, `Z\u00fcrich`) and as
@@ -193,19 +191,11 @@ fn an_upstream_quoting_arguments_in_errors_and_on_stderr_leaves_no_trace_of_them
             .starts_with("upstream \"quoting\" returned error -32602 (message: <str:"),
         "{check}"
     );
-    for canary in ["Nightingale", "merger", "Zürich", "Z\\u00fcrich"] {
-        for (path, bytes) in home.all_file_bytes() {
-            assert!(
-                !contains(&bytes, canary),
-                "{canary:?} found in {}",
-                path.display()
-            );
-        }
-        assert!(
-            !s_stderr.contains(canary),
-            "{canary:?} found on stderr:\n{s_stderr}"
-        );
-    }
+    assert_clean(
+        &home,
+        &s_stderr,
+        &["Nightingale", "merger", "Zürich", "Z\\u00fcrich"],
+    );
     let hashed = home
         .logs()
         .lines()

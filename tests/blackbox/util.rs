@@ -117,9 +117,19 @@ impl Home {
 
     /// Runs `gatehouse ARGS --json`, asserts success and parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
+        self.json_with(args, &[])
+    }
+
+    /// `json` with `env` (e.g. the keychain's bus) added.
+    pub fn json_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
-        let out = self.run(&all);
+        let out = self
+            .cmd()
+            .args(&all)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "gatehouse {all:?} failed: {}",
@@ -163,6 +173,18 @@ impl Home {
             .as_array()
             .unwrap()
             .clone()
+    }
+
+    /// Asserts that no file under the home (database, WAL, logs, span
+    /// files, ...) contains `needle`.
+    pub fn assert_nowhere(&self, needle: &str) {
+        for (path, bytes) in self.all_file_bytes() {
+            assert!(
+                !contains(&bytes, needle),
+                "{needle:?} found in {}",
+                path.display()
+            );
+        }
     }
 
     /// Every byte of every file under the home (database, WAL, logs, ...).
