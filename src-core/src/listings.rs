@@ -56,45 +56,49 @@ pub fn limits(
     }
     let keep_agent = |a: &str| filter.agent.as_deref().is_none_or(|f| f == a);
     let keep_tool = |t: &str| filter.tool.as_deref().is_none_or(|f| f == t);
-    let mut all: Vec<Limit> = Vec::new();
-    let mut add = |l: Limit| {
-        if !all.contains(&l) {
-            all.push(l);
-        }
-    };
+    let mut all = LimitSet::default();
     for a in agents
         .iter()
         .filter(|a| keep_agent(a) && filter.tool.is_none())
     {
-        limits
-            .limits_for(a, "")
-            .into_iter()
-            .filter(|l| l.key.scope == Scope::Agent)
-            .for_each(&mut add);
+        all.add(limits.agent_limits(a));
     }
     for t in tools
         .iter()
         .filter(|t| keep_tool(t) && filter.agent.is_none())
     {
-        limits
-            .limits_for("", t)
-            .into_iter()
-            .filter(|l| l.key.scope == Scope::Tool)
-            .for_each(&mut add);
+        all.add(limits.tool_limits(t));
     }
     for (a, t) in pairs.iter().filter(|(a, t)| keep_agent(a) && keep_tool(t)) {
-        limits
-            .limits_for(a, t)
-            .into_iter()
-            .filter(|l| l.key.scope == Scope::AgentTool)
-            .for_each(&mut add);
+        all.add(limits.agent_tool_limits(a, t));
     }
-    let levels = store.levels(&all)?;
-    Ok(all
-        .iter()
-        .zip(levels)
-        .map(|(l, lv)| BudgetView::new(l, lv, now))
-        .collect())
+    all.views(store, now)
+}
+
+/// Budgets to show, each once, in the order first added.
+#[derive(Clone, Debug, Default)]
+pub struct LimitSet(Vec<Limit>);
+
+impl LimitSet {
+    /// Adds those of `limits` not yet in the set.
+    pub fn add(&mut self, limits: impl IntoIterator<Item = Limit>) {
+        for l in limits {
+            if !self.0.contains(&l) {
+                self.0.push(l);
+            }
+        }
+    }
+
+    /// Each budget with its bucket's live balance, refilled to `now`.
+    pub fn views(&self, store: &Store, now: UnixMillis) -> Result<Vec<BudgetView>, StoreError> {
+        let levels = store.levels(&self.0)?;
+        Ok(self
+            .0
+            .iter()
+            .zip(levels)
+            .map(|(l, lv)| BudgetView::new(l, lv, now))
+            .collect())
+    }
 }
 
 /// The budgets of `[limits.agent]` and `[limits.tool]` as layered over the

@@ -28,6 +28,9 @@ pub struct AgentView {
     pub allow_tools: Vec<String>,
     /// Tool patterns denied from the CLI/tray.
     pub deny_tools: Vec<String>,
+    /// Why its stored tool lists can't be used (every call of the agent is
+    /// then refused until they are set again); null when they are fine.
+    pub tools_error: Option<String>,
     /// When it was created.
     pub created_at: String,
     /// When it last made a request.
@@ -42,8 +45,9 @@ impl From<&AgentRow> for AgentView {
             status: a.status.name().into(),
             verified: a.verified,
             parent_exe: a.parent_exe.clone(),
-            allow_tools: a.allow_tools.clone(),
-            deny_tools: a.deny_tools.clone(),
+            allow_tools: a.allow_tools.patterns().to_vec(),
+            deny_tools: a.deny_tools.patterns().to_vec(),
+            tools_error: crate::guard::policy::stored_problem(a),
             created_at: a.created.to_rfc3339(),
             last_seen_at: a.last_seen.map(UnixMillis::to_rfc3339),
         }

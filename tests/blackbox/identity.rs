@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::util::{Home, structured};
+use crate::util::{Home, python, structured, text};
 
 #[test]
 fn approving_a_pending_agent_unblocks_its_waiting_call() {
@@ -114,8 +114,43 @@ fn tool_lists_set_from_the_cli_apply_to_running_processes() {
     assert!(s.tool_names().is_empty());
     let r = s.call("gatehouse__budgets", json!({}));
     assert_eq!(structured(&r)["reason"], json!("tool_forbidden"));
-    home.json(&["agents", "tools", "bot"]);
+    home.json(&["agents", "tools", "bot", "--clear-deny"]);
     assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+}
+
+#[test]
+fn setting_one_tool_list_from_the_cli_keeps_the_other() {
+    let home = Home::new();
+    let token = home.add_agent("bot");
+    home.json(&["agents", "tools", "bot", "--allow", "github__*"]);
+    let v = home.json(&["agents", "tools", "bot", "--deny", "gmail__send"]);
+    assert_eq!(v["allow_tools"], json!(["github__*"]), "{v}");
+    assert_eq!(v["deny_tools"], json!(["gmail__send"]), "{v}");
+    // Still GitHub-only: not even gatehouse__budgets is allowed.
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert!(s.tool_names().is_empty());
+    // No list given: nothing changes, the agent is shown.
+    let v = home.json(&["agents", "tools", "bot"]);
+    assert_eq!(
+        (v["allow_tools"].clone(), v["deny_tools"].clone()),
+        (json!(["github__*"]), json!(["gmail__send"]))
+    );
+    // Lists are emptied only on request.
+    let v = home.json(&["agents", "tools", "bot", "--clear-allow"]);
+    assert_eq!(
+        (v["allow_tools"].clone(), v["deny_tools"].clone()),
+        (json!([]), json!(["gmail__send"]))
+    );
+    assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
+    let v = home.json(&["agents", "tools", "bot", "--clear-deny"]);
+    assert_eq!(v["deny_tools"], json!([]));
+    // A list and its clearing at once is a usage error, and changes nothing.
+    let out = home.run(&["agents", "tools", "bot", "--deny", "x__*", "--clear-deny"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        home.json(&["agents", "tools", "bot"])["deny_tools"],
+        json!([])
+    );
 }
 
 #[test]
@@ -136,4 +171,58 @@ fn a_call_waiting_for_approval_is_recorded_when_the_client_hangs_up() {
     let rows = home.history();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["status"], json!("approval_pending"));
+}
+
+/// Writes `value` into the stored tool list `column` of agent `name`, as a
+/// damaged database (or another program) might, with Python's sqlite3.
+fn damage_tool_list(home: &Home, name: &str, column: &str, value: &str) {
+    let script = format!(
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+         c.execute('UPDATE agents SET {column} = ? WHERE name = ?', (sys.argv[2], sys.argv[3])); c.commit()"
+    );
+    let status = std::process::Command::new(python())
+        .args(["-c", &script])
+        .arg(home.path().join("gatehouse.db"))
+        .args([value, name])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_stored_tool_list_that_cannot_be_read_refuses_every_call() {
+    let home = Home::new();
+    let token = home.add_agent("bot");
+    home.json(&["agents", "tools", "bot", "--allow", "github__*"]);
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert!(s.tool_names().is_empty(), "GitHub only");
+    // A damaged allow list must not become "allow everything".
+    for (column, value) in [
+        ("allow_tools", "not json"),
+        ("allow_tools", "{\"github__*\": true}"),
+        ("deny_tools", "[\"not a pattern!\"]"),
+    ] {
+        damage_tool_list(&home, "bot", "allow_tools", "[]");
+        damage_tool_list(&home, "bot", "deny_tools", "[]");
+        damage_tool_list(&home, "bot", column, value);
+        assert!(
+            s.tool_names().is_empty(),
+            "{column} = {value}: tools/list shows nothing"
+        );
+        let r = s.call("gatehouse__budgets", json!({}));
+        assert_eq!(structured(&r)["code"], json!("system_error"), "{r}");
+        let sentence = text(&r);
+        assert!(
+            sentence.contains("\"bot\"") && sentence.contains("gatehouse agents tools bot"),
+            "names the agent and the fix: {sentence}"
+        );
+        let row = &home.history()[0];
+        assert_eq!(row["status"], json!("system_error"), "{row}");
+        let v = home.json(&["agents", "tools", "bot"]);
+        assert!(v["tools_error"].as_str().is_some(), "{v}");
+    }
+    // Setting the list again repairs it.
+    let v = home.json(&["agents", "tools", "bot", "--clear-deny"]);
+    assert_eq!(v["tools_error"], json!(null), "{v}");
+    assert_eq!(s.tool_names(), ["gatehouse__budgets"]);
 }

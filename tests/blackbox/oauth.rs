@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::keyring_util::Keyring;
-use crate::oauth_util::{Fakes, assert_no_tokens, connect};
+use crate::oauth_util::{Fakes, assert_no_tokens, connect, connections};
 use crate::util::{Home, Session, structured, text};
 
 /// A home whose config points both providers at the fakes, with a token agent.
@@ -64,9 +64,10 @@ fn github_connects_with_pkce_and_its_tools_run_through_the_guard() {
         "the entry holds the access and refresh token"
     );
 
-    let listed = home.json(&["connections"]);
+    let listed = connections(&home, &keyring.env());
     assert_eq!(listed.as_array().unwrap().len(), 1);
-    assert_eq!(listed[0]["account"], "octocat");
+    assert_eq!(listed[0]["account"], "octocat", "read from the keychain");
+    home.assert_nowhere("octocat");
 
     let mut s = session(&home, &token, Some(&keyring));
     let names = s.tool_names();
@@ -273,6 +274,12 @@ fn gmail_tools_search_read_draft_and_send_then_disconnect_revokes() {
     let (view, out) = connect(&home, "google", &keyring.env());
     assert_eq!(view["account"], "me@example.com");
     assert_eq!(view["tools"], "gmail");
+    // The address is personal data: it is kept in the keychain entry, not the database.
+    assert_eq!(
+        connections(&home, &keyring.env())[0]["account"],
+        "me@example.com"
+    );
+    home.assert_nowhere("me@example.com");
     let mut s = session(&home, &token, Some(&keyring));
     let names = s.tool_names();
     for t in [
@@ -359,6 +366,8 @@ fn gmail_tools_search_read_draft_and_send_then_disconnect_revokes() {
     );
     let serve_err = s.stderr_text();
     s.finish();
+    home.assert_nowhere("me@example.com");
+    assert!(!serve_err.contains("me@example.com"));
     assert_no_tokens(
         &home,
         &fakes,

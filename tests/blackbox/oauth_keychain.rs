@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::keyring_util::Keyring;
-use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, connect};
+use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, connect, connections};
 use crate::util::{Home, structured};
 
 #[test]
@@ -155,4 +155,36 @@ fn an_absent_or_locked_keychain_is_a_clear_error_and_nothing_falls_back_to_a_fil
         &fakes,
         &[err.as_bytes(), &doctor.stdout, &doctor.stderr],
     );
+}
+
+#[test]
+fn the_account_name_is_read_from_the_keychain_and_unavailable_while_it_is_locked() {
+    let fakes = Fakes::start();
+    let mut keyring = Keyring::unlocked();
+    let home = Home::with_config(&fakes.config());
+    let (view, _) = connect(&home, "google", &keyring.env());
+    assert_eq!(view["account"], "me@example.com");
+    assert_eq!(
+        connections(&home, &keyring.env())[0]["account"],
+        "me@example.com"
+    );
+    keyring.relock();
+    // The connection is still listed, its account unknown, and the listing says why.
+    let listed = connections(&home, &keyring.env());
+    assert_eq!(listed[0]["provider"], "google", "{listed}");
+    assert_eq!(listed[0]["account"], Value::Null, "{listed}");
+    assert_eq!(listed[0]["state"], "connected", "{listed}");
+    let reason = listed[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("keychain") && reason.contains("locked"),
+        "{listed}"
+    );
+    let text = home
+        .cmd()
+        .args(["connections"])
+        .envs(keyring.env())
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    home.assert_nowhere("me@example.com");
 }

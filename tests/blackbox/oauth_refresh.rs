@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::keyring_util::Keyring;
 use crate::oauth::{session, setup};
-use crate::oauth_util::{Fakes, assert_no_tokens, connect};
+use crate::oauth_util::{Fakes, assert_no_tokens, connect, connections};
 use crate::util::{Session, structured, text};
 
 #[test]
@@ -58,8 +58,12 @@ fn four_processes_whose_token_expired_refresh_exactly_once() {
         Some(55),
         "the refresh carries the call's trace: {refresh}"
     );
-    let c = home.json(&["connections"]);
+    let c = connections(&home, &keyring.env());
     assert!(c[0]["refreshed_at"].as_str().is_some());
+    assert_eq!(
+        c[0]["account"], "octocat",
+        "the refresh kept the account label"
+    );
     // The rotated tokens replaced the old ones in the one keychain entry.
     let issued = fakes.issued();
     let (count, holds) = keyring.items(&issued);

@@ -317,3 +317,9 @@ pub fn assert_no_tokens(home: &Home, fakes: &Fakes, outputs: &[&[u8]]) {
         }
     }
 }
+
+/// `connections --json`, with `env` (the keychain's bus) added: the
+/// account labels are read from the keychain.
+pub fn connections(home: &Home, env: &[(&str, &str)]) -> Value {
+    home.json_with(&["connections"], env)
+}

@@ -2,9 +2,13 @@
 //! under `GATEHOUSE_HOME` (database, WAL, logs, span files in `traces/`, key,
 //! client stderr) nor on Gatehouse's stderr, whatever path the call took.
 
+use std::time::Duration;
+
 use serde_json::json;
 
-use crate::util::{Home, contains, everything_upstream, python_client, structured};
+use crate::util::{
+    Home, everything_upstream, python_client, quoting_upstream, structured, text, wait_for,
+};
 
 const EMAIL: &str = "jane.canary@example.com";
 const GH_TOKEN: &str = "ghp_CanaryToken0123456789abcdefghijklmn";
@@ -12,23 +16,10 @@ const CARD: &str = "4111 1111 1111 1111";
 const CARD_DIGITS: &str = "4111111111111111";
 const PHRASE: &str = "Blue-Canary-Phrase-42";
 
-fn assert_clean(home: &Home, stderr: &str) {
-    for canary in [
-        EMAIL,
-        GH_TOKEN,
-        CARD,
-        CARD_DIGITS,
-        PHRASE,
-        "jane.canary",
-        "CanaryToken",
-    ] {
-        for (path, bytes) in home.all_file_bytes() {
-            assert!(
-                !contains(&bytes, canary),
-                "canary {canary:?} found in {}",
-                path.display()
-            );
-        }
+/// No file under the home and nothing on `stderr` holds any of `canaries`.
+fn assert_clean(home: &Home, stderr: &str, canaries: &[&str]) {
+    for canary in canaries {
+        home.assert_nowhere(canary);
         assert!(
             !stderr.contains(canary),
             "canary {canary:?} found on stderr:\n{stderr}"
@@ -121,5 +112,97 @@ fn canaries_in_arguments_reach_no_file_and_no_stderr() {
         "spans carry the redacted summary"
     );
     crate::traces::check_span_files(&home);
-    assert_clean(&home, &s_stderr);
+    assert_clean(
+        &home,
+        &s_stderr,
+        &[
+            EMAIL,
+            GH_TOKEN,
+            CARD,
+            CARD_DIGITS,
+            PHRASE,
+            "jane.canary",
+            "CanaryToken",
+        ],
+    );
+}
+
+/// Quoted by the upstream JSON-escaped (`\"merger\"`, `Z\u00fcrich`) and as
+/// a Python repr: forms that a search for the value itself would miss.
+const QUOTED: &str = "Project Nightingale \"merger\" Zürich";
+
+#[test]
+fn an_upstream_quoting_arguments_in_errors_and_on_stderr_leaves_no_trace_of_them() {
+    let events = tempfile::tempdir().unwrap();
+    let home = Home::with_config(&quoting_upstream(&events.path().join("events.jsonl")));
+    let token = home.add_agent("bot");
+    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    assert!(s.tool_names().contains(&"quoting__find".to_string()));
+    // What the upstream says on stderr before its first call is kept (scrubbed): startup errors matter.
+    wait_for(
+        Duration::from_secs(10),
+        "the upstream's startup line in the log",
+        || {
+            home.logs()
+                .contains("quoting-upstream: ready on stdio")
+                .then_some(())
+        },
+    );
+
+    let stderr_lines = || home.logs().matches("gatehouse::upstream::stderr").count();
+    let before_calls = stderr_lines();
+
+    // The client still gets the upstream's whole message.
+    let r = s.call("quoting__find", json!({"query": QUOTED}));
+    assert_eq!(structured(&r)["code"], json!("upstream_error"), "{r}");
+    assert_eq!(structured(&r)["upstream_code"], json!(-32000), "{r}");
+    assert!(
+        text(&r).contains(r#"no match for "Project Nightingale \"merger\" Z\u00fcrich""#),
+        "{r}"
+    );
+    let r = s.call("quoting__check", json!({"query": QUOTED}));
+    assert_eq!(structured(&r)["upstream_code"], json!(-32602), "{r}");
+    assert!(text(&r).contains("Nightingale"), "{r}");
+    // The stderr lines the calls caused are logged too, as length and hash only.
+    wait_for(
+        Duration::from_secs(10),
+        "the upstream's stderr lines after the call",
+        || (stderr_lines() >= before_calls + 2).then_some(()),
+    );
+    let s_stderr = s.stderr_text();
+    assert!(s.finish().success());
+
+    // History and log keep the facts, and the message only as length and keyed hash.
+    let rows = home.history();
+    let find = rows.iter().find(|r| r["tool"] == "quoting__find").unwrap();
+    let message = find["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("upstream \"quoting\" returned error -32000 (message: <str:")
+            && message.ends_with(">)"),
+        "{find}"
+    );
+    assert_eq!(find["status"], json!("system_error"));
+    let check = rows.iter().find(|r| r["tool"] == "quoting__check").unwrap();
+    assert_eq!(check["status"], json!("business_error"), "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("upstream \"quoting\" returned error -32602 (message: <str:"),
+        "{check}"
+    );
+    assert_clean(
+        &home,
+        &s_stderr,
+        &["Nightingale", "merger", "Zürich", "Z\\u00fcrich"],
+    );
+    let hashed = home
+        .logs()
+        .lines()
+        .filter(|l| l.contains("gatehouse::upstream::stderr") && l.contains("\"line\":\"<str:"))
+        .count();
+    assert!(
+        hashed >= 2,
+        "stderr lines after the first call are logged as length and hash"
+    );
 }

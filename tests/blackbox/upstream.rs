@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::util::{Home, everything_upstream, structured, wait_for};
+use crate::traces::jsonl;
+use crate::util::{Home, everything_upstream, quoting_upstream, structured, wait_for};
 
 fn home() -> (Home, String) {
     let home = Home::with_config(&everything_upstream("everything"));
@@ -90,22 +91,48 @@ fn progress_from_the_upstream_reaches_the_client_under_its_own_token() {
 
 #[test]
 fn a_cancelled_call_is_cancelled_upstream_and_recorded() {
-    let (home, token) = home();
+    // The Python SDK upstream records each `notifications/cancelled` it gets.
+    let events_dir = tempfile::tempdir().unwrap();
+    let events = events_dir.path().join("events.jsonl");
+    let home = Home::with_config(&quoting_upstream(&events));
+    let token = home.add_agent("bot");
     let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
     s.tool_names();
     let id = s.start_request(
         "tools/call",
-        json!({"name": "everything__trigger-long-running-operation", "arguments": {"duration": 30, "steps": 30}}),
+        json!({"name": "quoting__slow", "arguments": {"seconds": 30}}),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // Cancel once the upstream is working on it.
+    let started = wait_for(
+        Duration::from_secs(10),
+        "the upstream to start the call",
+        || jsonl(&events).into_iter().find(|e| e["event"] == "started"),
+    );
     s.send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id, "reason": "user stopped it"}}));
+    let cancelled = wait_for(
+        Duration::from_secs(10),
+        "the upstream to receive notifications/cancelled",
+        || {
+            jsonl(&events)
+                .into_iter()
+                .find(|e| e["event"] == "cancelled")
+        },
+    );
+    // For the upstream's own request id (as text: the SDK hands it over so).
+    assert_eq!(
+        cancelled["params"]["requestId"]
+            .to_string()
+            .trim_matches('"'),
+        started["request_id"].to_string().trim_matches('"'),
+        "{cancelled} {started}"
+    );
     let row = wait_for(
         Duration::from_secs(10),
         "the cancelled call's history row",
         || {
             home.history()
                 .into_iter()
-                .find(|r| r["tool"] == "everything__trigger-long-running-operation")
+                .find(|r| r["tool"] == "quoting__slow")
         },
     );
     assert_eq!(row["code"], json!("cancelled"), "{row}");
@@ -114,10 +141,8 @@ fn a_cancelled_call_is_cancelled_upstream_and_recorded() {
         "cancelled long before its 30 s"
     );
     // The session goes on.
-    assert_eq!(
-        s.call("everything__echo", json!({"message": "after"}))["isError"],
-        json!(false)
-    );
+    let r = s.call("quoting__slow", json!({"seconds": 0}));
+    assert_eq!(r["isError"], json!(false), "{r}");
 }
 
 #[test]
@@ -185,19 +210,54 @@ fn upstream_children_stop_when_serve_stops() {
 
 #[test]
 fn the_token_is_not_passed_to_upstreams() {
-    let (home, token) = home();
-    let mut s = home.session("raw", &[("GATEHOUSE_TOKEN", &token)]);
+    // Gatehouse's credentials stay with it: every GATEHOUSE_* variable (the
+    // token, a client secret, the home with the redaction key) and the OTLP
+    // exporter's headers, unless the upstream's own env table sets one.
+    let home = Home::with_config(&format!(
+        "{}env = {{ GATEHOUSE_PROFILE = \"set-for-this-upstream\" }}\n",
+        everything_upstream("everything")
+    ));
+    let token = home.add_agent("bot");
+    let mut s = home.session(
+        "raw",
+        &[
+            ("GATEHOUSE_TOKEN", &token),
+            ("GATEHOUSE_CLIENT_SECRET", "canary-client-secret"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api-key=canary-otlp-key"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "api-key=canary-traces-key",
+            ),
+            ("MY_SETTING", "passed-through"),
+        ],
+    );
     let r = s.call("everything__get-env", json!({}));
     let env_text = r["content"][0]["text"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     assert!(
-        env_text.contains("GATEHOUSE_HOME"),
-        "get-env shows the upstream's environment: {env_text:.200}"
+        env_text.contains("MY_SETTING") && env_text.contains("passed-through"),
+        "get-env shows the upstream's environment, which keeps the rest: {env_text:.300}"
     );
     assert!(
-        !env_text.contains(&token) && !env_text.contains("GATEHOUSE_TOKEN"),
-        "no token passthrough"
+        env_text.contains("GATEHOUSE_PROFILE") && env_text.contains("set-for-this-upstream"),
+        "a variable the upstream's env table sets is passed: {env_text:.300}"
     );
+    for withheld in [
+        token.as_str(),
+        "GATEHOUSE_TOKEN",
+        "GATEHOUSE_HOME",
+        "GATEHOUSE_CLIENT_SECRET",
+        "canary-client-secret",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "canary-otlp-key",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "canary-traces-key",
+    ] {
+        assert!(
+            !env_text.contains(withheld),
+            "{withheld} reached the upstream: {env_text:.300}"
+        );
+    }
 }

@@ -52,6 +52,21 @@ pub fn everything_upstream(name: &str) -> String {
     )
 }
 
+/// The `[[upstream]] quoting` table: `tests/clients/quoting_upstream.py`, a
+/// Python SDK server that quotes its arguments in errors and on stderr and
+/// appends the cancellations it receives to `events`.
+pub fn quoting_upstream(events: &Path) -> String {
+    format!(
+        "[[upstream]]\nname = \"quoting\"\ncommand = {:?}\nargs = [{:?}]\nenv = {{ QUOTING_UPSTREAM_EVENTS = {:?} }}\n",
+        python().display().to_string(),
+        tests_dir()
+            .join("clients/quoting_upstream.py")
+            .display()
+            .to_string(),
+        events.display().to_string()
+    )
+}
+
 /// One test's Gatehouse installation: a temp folder used as `GATEHOUSE_HOME`.
 pub struct Home {
     dir: tempfile::TempDir,
@@ -102,9 +117,19 @@ impl Home {
 
     /// Runs `gatehouse ARGS --json`, asserts success and parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
+        self.json_with(args, &[])
+    }
+
+    /// `json` with `env` (e.g. the keychain's bus) added.
+    pub fn json_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
-        let out = self.run(&all);
+        let out = self
+            .cmd()
+            .args(&all)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "gatehouse {all:?} failed: {}",
@@ -150,6 +175,18 @@ impl Home {
             .clone()
     }
 
+    /// Asserts that no file under the home (database, WAL, logs, span
+    /// files, ...) contains `needle`.
+    pub fn assert_nowhere(&self, needle: &str) {
+        for (path, bytes) in self.all_file_bytes() {
+            assert!(
+                !contains(&bytes, needle),
+                "{needle:?} found in {}",
+                path.display()
+            );
+        }
+    }
+
     /// Every byte of every file under the home (database, WAL, logs, ...).
     pub fn all_file_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
         fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -165,6 +202,19 @@ impl Home {
         let mut out = Vec::new();
         walk(self.path(), &mut out);
         out
+    }
+
+    /// The text of every JSON log file under `logs/`.
+    pub fn logs(&self) -> String {
+        let Ok(rd) = std::fs::read_dir(self.path().join("logs")) else {
+            return String::new();
+        };
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect()
     }
 
     /// Starts `gatehouse serve` with `env` (e.g. a token) added.

@@ -142,18 +142,20 @@ impl Decider {
         let t3 = Instant::now();
         let outcome = Outcome::Done(CallToolResult::success(Vec::new()));
         let redactor = &self.recorder.redactor;
+        let tool = self.tool.name.to_string();
+        let message = record::message(redactor, &outcome, &args, &tool);
         let rec = CallRecord {
             time,
             trace_id,
             request_id: Some(n.to_string()),
             verified: Some(agent.verified),
             agent: Some(agent.name.clone()),
-            tool: self.tool.name.to_string(),
+            tool,
             status: outcome.status(),
             code: outcome.code().map(str::to_string),
             latency_us: started.elapsed().as_micros() as i64,
             args: redactor.summarize(&args, &self.tool.safe).to_string(),
-            message: record::message(redactor, &outcome, &args),
+            message,
         };
         self.recorder.write(rec).await;
         let t4 = Instant::now();

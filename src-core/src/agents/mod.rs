@@ -203,21 +203,52 @@ impl Agents {
         Ok(self.store.paused_since()?)
     }
 
-    /// Sets which tools the agent may call (on top of the config file's lists).
+    /// Sets which tools the agent may call (on top of the config file's
+    /// lists): both lists, replaced.
     pub fn set_tools(
         &self,
         name: &AgentName,
         allow: &[ToolPattern],
         deny: &[ToolPattern],
     ) -> Result<AgentRow, AgentsError> {
-        let text = |v: &[ToolPattern]| v.iter().map(|p| p.as_str().to_string()).collect::<Vec<_>>();
+        self.update_tools(
+            name,
+            &ToolsUpdate {
+                allow: Some(allow.to_vec()),
+                deny: Some(deny.to_vec()),
+            },
+        )
+    }
+
+    /// Changes the lists `update` names and keeps the others: setting a
+    /// deny list leaves the allow list as it was.
+    pub fn update_tools(
+        &self,
+        name: &AgentName,
+        update: &ToolsUpdate,
+    ) -> Result<AgentRow, AgentsError> {
+        let text = |v: &Option<Vec<ToolPattern>>| {
+            v.as_ref()
+                .map(|v| v.iter().map(|p| p.as_str().to_string()).collect::<Vec<_>>())
+        };
+        let (allow, deny) = (text(&update.allow), text(&update.deny));
         Ok(self.store.set_agent_tools(
             name.as_str(),
-            &text(allow),
-            &text(deny),
+            allow.as_deref(),
+            deny.as_deref(),
             self.clock.now(),
         )?)
     }
+}
+
+/// Which of an agent's tool lists to change. `None` keeps a list as it is;
+/// `Some(vec![])` empties it (an empty allow list allows every tool).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolsUpdate {
+    /// The new allow list.
+    pub allow: Option<Vec<ToolPattern>>,
+    /// The new deny list.
+    pub deny: Option<Vec<ToolPattern>>,
 }
 
 #[cfg(test)]
@@ -304,5 +335,50 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn updating_one_tool_list_keeps_the_other() {
+        let (a, _t) = agents();
+        let name = AgentName::parse("bot").unwrap();
+        a.add(&name).unwrap();
+        let p = |s: &str| vec![ToolPattern::parse(s).unwrap()];
+        a.update_tools(
+            &name,
+            &ToolsUpdate {
+                allow: Some(p("github__*")),
+                deny: None,
+            },
+        )
+        .unwrap();
+        let row = a
+            .update_tools(
+                &name,
+                &ToolsUpdate {
+                    allow: None,
+                    deny: Some(p("gmail__send")),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row.allow_tools.patterns(),
+            ["github__*"],
+            "the allow list stays"
+        );
+        assert_eq!(row.deny_tools.patterns(), ["gmail__send"]);
+        let row = a
+            .update_tools(
+                &name,
+                &ToolsUpdate {
+                    allow: Some(vec![]),
+                    deny: None,
+                },
+            )
+            .unwrap();
+        assert!(
+            row.allow_tools.patterns().is_empty(),
+            "cleared on request only"
+        );
+        assert_eq!(row.deny_tools.patterns(), ["gmail__send"]);
     }
 }

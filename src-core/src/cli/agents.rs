@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args as ClapArgs, Subcommand};
 use gatehouse::agents::snippets::Launch;
-use gatehouse::agents::{AgentName, Agents, Issued};
+use gatehouse::agents::{AgentName, Agents, Issued, ToolsUpdate};
 use gatehouse::tools::ToolPattern;
 use gatehouse::views::{AgentView, IssuedView};
 
@@ -41,15 +41,22 @@ pub enum AgentsCommand {
     /// Give an agent a new token (the old one stops working at once) and approve it.
     Rotate(Named),
     /// Set which tools an agent may call (patterns with `*`); deny wins.
+    /// Only the lists given change; with none, the agent is shown.
     Tools {
         /// The agent's name.
         name: String,
-        /// Allow only tools matching these patterns (repeatable).
-        #[arg(long = "allow", value_name = "PATTERN")]
+        /// Allow only tools matching these patterns (repeatable); replaces the allow list.
+        #[arg(long = "allow", value_name = "PATTERN", conflicts_with = "clear_allow")]
         allow: Vec<String>,
-        /// Refuse tools matching these patterns (repeatable).
-        #[arg(long = "deny", value_name = "PATTERN")]
+        /// Refuse tools matching these patterns (repeatable); replaces the deny list.
+        #[arg(long = "deny", value_name = "PATTERN", conflicts_with = "clear_deny")]
         deny: Vec<String>,
+        /// Empty the allow list (every tool not denied is allowed again).
+        #[arg(long)]
+        clear_allow: bool,
+        /// Empty the deny list.
+        #[arg(long)]
+        clear_deny: bool,
         #[command(flatten)]
         out: Json,
     },
@@ -124,14 +131,34 @@ pub fn run(ctx: &Ctx, cmd: AgentsCommand) -> Result<ExitCode> {
             name,
             allow,
             deny,
+            clear_allow,
+            clear_deny,
             out,
         } => {
-            let parse = |v: &[String]| {
-                v.iter()
-                    .map(|p| ToolPattern::parse(p))
-                    .collect::<Result<Vec<_>, _>>()
+            let list = |given: &[String], clear: bool| -> Result<Option<Vec<ToolPattern>>> {
+                if clear {
+                    return Ok(Some(Vec::new()));
+                }
+                if given.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    given
+                        .iter()
+                        .map(|p| ToolPattern::parse(p))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ))
             };
-            let row = a.set_tools(&AgentName::parse(&name)?, &parse(&allow)?, &parse(&deny)?)?;
+            let update = ToolsUpdate {
+                allow: list(&allow, clear_allow)?,
+                deny: list(&deny, clear_deny)?,
+            };
+            let name = AgentName::parse(&name)?;
+            let row = if update == ToolsUpdate::default() {
+                a.get(&name)?
+            } else {
+                a.update_tools(&name, &update)?
+            };
             show(&row.into_view(), out.json)?;
         }
     }
@@ -161,6 +188,9 @@ fn show(v: &AgentView, json: bool) -> Result<()> {
         ),
     };
     println!("Agent \"{}\" is {}{tools}.", v.name, v.status);
+    if let Some(problem) = &v.tools_error {
+        println!("Its calls are refused: {problem}.");
+    }
     Ok(())
 }
 

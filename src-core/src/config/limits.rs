@@ -85,6 +85,27 @@ fn merge_maps(
     out
 }
 
+/// One `Limit` per period of `table`, for the bucket of `scope`, `agent` and `tool`.
+fn limits(
+    scope: Scope,
+    agent: Option<&str>,
+    tool: Option<&str>,
+    table: &PeriodBudgets,
+) -> Vec<Limit> {
+    table
+        .budgets()
+        .map(|budget| Limit {
+            key: BucketKey {
+                scope,
+                agent: agent.map(str::to_string),
+                tool: tool.map(str::to_string),
+                period: budget.period(),
+            },
+            budget,
+        })
+        .collect()
+}
+
 impl LimitsConfig {
     /// `above` (the file) layered over `self` (the embedded defaults), table by table.
     pub fn layered_under(&self, above: &LimitsConfig) -> LimitsConfig {
@@ -134,29 +155,26 @@ impl LimitsConfig {
 
     /// Every bucket a call by `agent` to `tool` draws from, all taken together.
     pub fn limits_for(&self, agent: &str, tool: &str) -> Vec<Limit> {
-        let mut out = Vec::new();
-        let mut push = |scope, a: Option<&str>, t: Option<&str>, table: PeriodBudgets| {
-            for budget in table.budgets() {
-                out.push(Limit {
-                    key: BucketKey {
-                        scope,
-                        agent: a.map(str::to_string),
-                        tool: t.map(str::to_string),
-                        period: budget.period(),
-                    },
-                    budget,
-                });
-            }
-        };
-        push(Scope::Agent, Some(agent), None, self.agent_budgets(agent));
-        push(Scope::Tool, None, Some(tool), self.tool_budgets(tool));
-        push(
-            Scope::AgentTool,
-            Some(agent),
-            Some(tool),
-            self.agent_tool_budgets(agent, tool),
-        );
+        let mut out = self.agent_limits(agent);
+        out.extend(self.tool_limits(tool));
+        out.extend(self.agent_tool_limits(agent, tool));
         out
+    }
+
+    /// `agent`'s own buckets (whatever tool it calls).
+    pub fn agent_limits(&self, agent: &str) -> Vec<Limit> {
+        limits(Scope::Agent, Some(agent), None, &self.agent_budgets(agent))
+    }
+
+    /// `tool`'s buckets, shared by all agents.
+    pub fn tool_limits(&self, tool: &str) -> Vec<Limit> {
+        limits(Scope::Tool, None, Some(tool), &self.tool_budgets(tool))
+    }
+
+    /// `agent`'s buckets on `tool` (none unless configured).
+    pub fn agent_tool_limits(&self, agent: &str, tool: &str) -> Vec<Limit> {
+        let table = self.agent_tool_budgets(agent, tool);
+        limits(Scope::AgentTool, Some(agent), Some(tool), &table)
     }
 
     /// The budget that applies to `key` now, if any (a bucket row may outlive its config).

@@ -139,25 +139,27 @@ impl Guard {
             .map(|a| a.name.clone())
             .or_else(|| refused_agent(&outcome));
         let latency = started.elapsed();
+        let tool = seen
+            .tool
+            .map_or_else(|| tool_label(redactor, &tool_sent), |t| t.name.to_string());
+        let message = match &outcome {
+            Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
+                Some(record::bad_token_message(redactor, &caller))
+            }
+            _ => record::message(redactor, &outcome, &args, &tool),
+        };
         let record = CallRecord {
             time,
             trace_id,
             request_id,
             verified: seen.agent.as_ref().map(|a| a.verified),
             agent,
-            tool: seen
-                .tool
-                .map_or_else(|| tool_label(redactor, &tool_sent), |t| t.name.to_string()),
+            tool,
             status: outcome.status(),
             code: outcome.code().map(str::to_string),
             latency_us: latency.as_micros() as i64,
             args: redactor.summarize(&args, &safe).to_string(),
-            message: match &outcome {
-                Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
-                    Some(record::bad_token_message(redactor, &caller))
-                }
-                _ => record::message(redactor, &outcome, &args),
-            },
+            message,
         };
         let error_type = outcome.error_type();
         spans::end_call(
@@ -231,14 +233,22 @@ impl Guard {
         tool_label(&self.recorder.redactor, sent)
     }
 
-    /// The tools `agent` may call (policy applied).
+    /// The tools `agent` may call (policy applied); none when its stored
+    /// tool lists can't be read.
     pub async fn visible(&self, agent: &AgentRow) -> Vec<ToolEntry> {
         let policy = self.config.policy_for(&agent.name);
+        let rules = match policy::Rules::new(&policy, agent) {
+            Ok(rules) => rules,
+            Err(refusal) => {
+                tracing::warn!(agent = %agent.name, refusal = ?refusal, "tools/list: the agent's tool lists can't be used; no tools listed");
+                return Vec::new();
+            }
+        };
         self.catalog
             .list()
             .await
             .into_iter()
-            .filter(|t| policy::allows(&policy, agent, t.name.as_str()))
+            .filter(|t| rules.allows(t.name.as_str()))
             .collect()
     }
 

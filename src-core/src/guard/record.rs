@@ -9,6 +9,7 @@ use super::call::Caller;
 use super::outcome::{Outcome, Refusal};
 use crate::store::{CallRecord, Store};
 use crate::telemetry::Redactor;
+use crate::upstream::UpstreamError;
 
 /// Writes call records.
 #[derive(Clone, Debug)]
@@ -19,8 +20,18 @@ pub struct Recorder {
     pub redactor: Redactor,
 }
 
-/// A redacted explanation of `outcome`, without any value the caller sent.
-pub fn message(redactor: &Redactor, outcome: &Outcome, args: &JsonObject) -> Option<String> {
+/// A redacted explanation of `outcome` (a call of `tool`, as the history
+/// labels it), without any value the caller sent. Text an upstream or serde
+/// wrote is never kept: it quotes arguments in forms (JSON-escaped, as a
+/// repr) that no search for the values would find. Such a record keeps the
+/// structured facts and the text's length and keyed hash; the client got
+/// the whole text.
+pub fn message(
+    redactor: &Redactor,
+    outcome: &Outcome,
+    args: &JsonObject,
+    tool: &str,
+) -> Option<String> {
     match outcome {
         Outcome::Done(_) => None,
         Outcome::Refused(Refusal::RateLimited(n)) => Some(format!(
@@ -33,10 +44,53 @@ pub fn message(redactor: &Redactor, outcome: &Outcome, args: &JsonObject) -> Opt
             Some("waiting for the user's approval".into())
         }
         Outcome::Refused(Refusal::Denied(reason)) => Some(reason.code().into()),
+        // Gatehouse's own sentences (a store error, a damaged policy).
         Outcome::Refused(Refusal::Unavailable(why)) => Some(redactor.message(why, args)),
-        Outcome::UpstreamFailed(e) => Some(redactor.message(&e.to_string(), args)),
+        Outcome::UpstreamFailed(e) => Some(upstream_message(redactor, e, args)),
         Outcome::UnknownTool => Some("no such tool".into()),
-        Outcome::BadParams(m) => Some(redactor.message(m, args)),
+        Outcome::BadParams(m) => Some(format!(
+            "invalid arguments for {tool} ({})",
+            redactor.marker(m)
+        )),
+    }
+}
+
+/// An upstream failure as kept: who, which code or status, what kind; the
+/// upstream's (or API's) own message only as length and hash.
+fn upstream_message(redactor: &Redactor, e: &UpstreamError, args: &JsonObject) -> String {
+    match e {
+        UpstreamError::Rpc {
+            upstream,
+            code,
+            message,
+        } => format!(
+            "upstream \"{upstream}\" returned error {code} (message: {})",
+            redactor.marker(message)
+        ),
+        UpstreamError::Http {
+            upstream,
+            status: 0,
+            message,
+            ..
+        } => format!(
+            "the {upstream} API gave no answer (message: {})",
+            redactor.marker(message)
+        ),
+        UpstreamError::Http {
+            upstream,
+            status,
+            message,
+            ..
+        } => format!(
+            "the {upstream} API answered HTTP {status} (message: {})",
+            redactor.marker(message)
+        ),
+        // Gatehouse's sentences; an Unavailable reason quotes an upstream
+        // only as `Upstream::keep` allows (scrubbed before its first call).
+        UpstreamError::Unavailable { .. }
+        | UpstreamError::Timeout { .. }
+        | UpstreamError::Closed { .. }
+        | UpstreamError::Cancelled => redactor.message(&e.to_string(), args),
     }
 }
 
@@ -82,5 +136,65 @@ impl Recorder {
         if let Err(e) = blocking(move || store.insert_call(&record)).await {
             tracing::error!(trace_id = %trace_id, error = ?e, "the call could not be written to the history");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn args() -> JsonObject {
+        json!({"query": "Project \"merger\" Zürich"})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn kept(outcome: &Outcome) -> String {
+        message(&Redactor::with_key([1; 32]), outcome, &args(), "x__find").unwrap()
+    }
+
+    #[test]
+    fn upstream_and_serde_texts_are_kept_as_length_and_hash_only() {
+        let rpc = kept(&Outcome::UpstreamFailed(UpstreamError::Rpc {
+            upstream: "x".into(),
+            code: -32000,
+            message: r#"no match for "Project \"merger\" Z\u00fcrich""#.into(),
+        }));
+        assert!(
+            rpc.starts_with("upstream \"x\" returned error -32000 (message: <str:"),
+            "{rpc}"
+        );
+        let http = kept(&Outcome::UpstreamFailed(UpstreamError::Http {
+            upstream: "github".into(),
+            status: 422,
+            message: "Validation Failed: 'Project \"merger\"' is taken".into(),
+            retry_after_ms: None,
+        }));
+        assert!(
+            http.starts_with("the github API answered HTTP 422 (message: <str:"),
+            "{http}"
+        );
+        let serde = kept(&Outcome::BadParams(
+            r#"x__find: invalid type: string "Project \"merger\" Zürich", expected u64"#.into(),
+        ));
+        assert!(
+            serde.starts_with("invalid arguments for x__find (<str:"),
+            "{serde}"
+        );
+        for m in [&rpc, &http, &serde] {
+            assert!(!m.contains("merger") && !m.contains("rich"), "{m}");
+        }
+    }
+
+    #[test]
+    fn gatehouse_sentences_stay_readable() {
+        let m = kept(&Outcome::UpstreamFailed(UpstreamError::Timeout {
+            upstream: "x".into(),
+            after: std::time::Duration::from_secs(60),
+        }));
+        assert_eq!(m, "upstream \"x\" did not answer within 60s");
     }
 }

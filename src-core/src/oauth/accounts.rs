@@ -1,18 +1,19 @@
 //! `Accounts`: connecting, listing and disconnecting GitHub and Google, as
 //! a library the CLI and the tray both call. `connect` hands out the URL (or
 //! device code) through a progress callback and returns the stored
-//! connection; tokens go to the keychain first and the metadata row second,
-//! so a failure leaves nothing half-stored.
+//! connection; tokens (with the account's login or email) go to the
+//! keychain first and the metadata row second, so a failure leaves nothing
+//! half-stored.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::endpoint::{self, Creds};
 use super::tokens::{Granted, Tokens};
+use super::view::{AccountLabel, ConnectionView, Disconnected};
 use super::{OAuthError, Provider, authorize, device};
 use crate::clock::{SharedClock, UnixMillis};
 use crate::config::OAuthConfig;
@@ -62,65 +63,6 @@ pub enum Progress {
     Exchanging,
     /// Tokens are in the keychain and the connection is recorded.
     Saved,
-}
-
-/// One connection as `connections --json` and the tray show it. Never a token.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ConnectionView {
-    /// `github` or `google`.
-    pub provider: String,
-    /// The account's login or email, when known.
-    pub account: Option<String>,
-    /// The scopes granted.
-    pub scopes: Vec<String>,
-    /// `connected` or `needs_reconnect`.
-    pub state: String,
-    /// Why it needs reconnecting.
-    pub reason: Option<String>,
-    /// When the access token expires (RFC 3339); null: it does not.
-    pub expires_at: Option<String>,
-    /// Whether Gatehouse holds a refresh token.
-    pub refreshable: bool,
-    /// Which keychain holds the tokens.
-    pub keychain: String,
-    /// The prefix of the tools this connection enables (`github`, `gmail`).
-    pub tools: String,
-    /// When the user connected.
-    pub connected_at: String,
-    /// When the tokens were last refreshed.
-    pub refreshed_at: Option<String>,
-}
-
-impl ConnectionView {
-    fn new(row: &ConnectionRow) -> Self {
-        let tools = Provider::parse(&row.provider).map_or("", Provider::tool_prefix);
-        Self {
-            provider: row.provider.clone(),
-            account: row.account.clone(),
-            scopes: row.scopes.clone(),
-            state: row.state.name().into(),
-            reason: row.state_reason.clone(),
-            expires_at: row.expires.map(UnixMillis::to_rfc3339),
-            refreshable: row.refreshable,
-            keychain: row.secret_store.clone(),
-            tools: tools.into(),
-            connected_at: row.connected.to_rfc3339(),
-            refreshed_at: row.refreshed.map(UnixMillis::to_rfc3339),
-        }
-    }
-}
-
-/// What `disconnect` did.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct Disconnected {
-    /// `github` or `google`.
-    pub provider: String,
-    /// Whether the provider confirmed the revocation.
-    pub revoked: bool,
-    /// What happened at the provider, in a sentence.
-    pub revocation: String,
-    /// Whether the keychain entry was deleted.
-    pub keychain_deleted: bool,
 }
 
 /// Tokens in process memory: (keychain entry, generation, tokens).
@@ -231,11 +173,33 @@ impl Accounts {
             .collect())
     }
 
-    /// Every connection.
+    /// Every connection, with its account's label from the keychain.
     pub async fn list(&self) -> Result<Vec<ConnectionView>, OAuthError> {
         let store = self.store.clone();
         let rows = blocking(move || store.connections()).await?;
-        Ok(rows.iter().map(ConnectionView::new).collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(ConnectionView::new(row, self.account_label(row).await));
+        }
+        Ok(out)
+    }
+
+    /// The login or email kept with `row`'s tokens, or why it can't be read.
+    async fn account_label(&self, row: &ConnectionRow) -> AccountLabel {
+        let Some(kind) = StoreKind::parse(&row.secret_store) else {
+            return Err(format!(
+                "its tokens are in a keychain this Gatehouse doesn't know ({})",
+                row.secret_store
+            ));
+        };
+        let record = self.secrets.get(kind, &row.secret_key).await.map_err(|e| {
+            format!("the account name is kept in the keychain with the tokens, and {e}")
+        })?;
+        let Some(record) = record else {
+            return Err("the keychain holds no tokens for it any more; connect again".into());
+        };
+        let tokens = Tokens::from_record(&record).map_err(|e| e.to_string())?;
+        Ok(tokens.account.map(Redacted::into_inner))
     }
 
     /// Signs in to `provider` and stores the connection. The keychain is
@@ -273,11 +237,11 @@ impl Accounts {
                 &cfg.scopes,
                 granted,
                 over.client_secret,
-                account,
+                account.clone(),
             )
             .await?;
         progress(Progress::Saved);
-        Ok(ConnectionView::new(&row))
+        Ok(ConnectionView::new(&row, Ok(account)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -294,11 +258,12 @@ impl Accounts {
         let now = self.clock.now();
         let mut tokens = granted.tokens;
         tokens.client_secret = client_secret;
+        // Personal data: it goes to the keychain with the tokens, not to the database.
+        tokens.account = account.map(Redacted::new);
         let key = format!("{}/{}", provider.name(), random_hex(12));
         self.secrets.put(kind, &key, tokens.to_record()).await?;
         let row = ConnectionRow {
             provider: provider.name().into(),
-            account,
             client_id: client_id.to_string(),
             scopes: granted.scopes.unwrap_or_else(|| asked.to_vec()),
             expires: granted

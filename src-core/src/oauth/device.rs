@@ -164,6 +164,7 @@ fn granted(body: &[u8]) -> Option<Granted> {
             access: Redacted::new(s("access_token")?),
             refresh: s("refresh_token").map(Redacted::new),
             client_secret: None,
+            account: None,
         },
         expires_in: v
             .get("expires_in")

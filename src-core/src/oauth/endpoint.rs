@@ -188,6 +188,7 @@ fn granted(
                 .map(|t| Redacted::new(t.secret().clone()))
                 .or_else(|| keep_refresh.cloned()),
             client_secret: secret,
+            account: None,
         },
         expires_in: r.expires_in(),
         // GitHub separates granted scopes with commas, RFC 6749 with spaces.
@@ -282,7 +283,10 @@ pub async fn refresh(
         .await
         .map_err(failure::<BasicErrorResponse>)
         .and_then(checked)?;
-    Ok(granted(&r, Some(rt), tokens.client_secret.clone()))
+    let mut g = granted(&r, Some(rt), tokens.client_secret.clone());
+    // The account's label lives in the same keychain entry: keep it.
+    g.tokens.account = tokens.account.clone();
+    Ok(g)
 }
 
 /// Revokes `tokens` at the provider's RFC 7009 endpoint: the refresh token

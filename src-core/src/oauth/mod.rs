@@ -12,14 +12,16 @@ mod error;
 mod loopback;
 mod refresh;
 mod tokens;
+mod view;
 
 use std::fmt;
 
-pub use accounts::{Accounts, ClientOverride, ConnectionView, Disconnected, Flow, Progress};
+pub use accounts::{Accounts, ClientOverride, Flow, Progress};
 pub use endpoint::{TraceHeaders, reqwest_reason};
 pub use error::{AccessError, OAuthError};
 pub use refresh::AccessToken;
 pub use tokens::Tokens;
+pub use view::{ConnectionView, Disconnected};
 
 use crate::config::{OAuthConfig, ProviderConfig};
 

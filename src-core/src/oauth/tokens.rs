@@ -1,7 +1,9 @@
 //! `Tokens`: what one connection keeps in the keychain (access token,
-//! refresh token, and a client secret given on the command line), as one
-//! JSON entry so a refresh replaces all of it at once. Values travel as
-//! `Redacted`; this module is the only place they are serialised.
+//! refresh token, a client secret given on the command line, and the
+//! account's label: a GitHub login or a Gmail address is personal data,
+//! kept out of the database), as one JSON entry so a refresh replaces all of
+//! it at once. Values travel as `Redacted`; this module is the only place
+//! they are serialised.
 
 use std::time::Duration;
 
@@ -18,6 +20,9 @@ pub struct Tokens {
     pub refresh: Option<Redacted<String>>,
     /// A client secret given with `--client-secret`, kept for refreshes.
     pub client_secret: Option<Redacted<String>>,
+    /// The account's login (GitHub) or email (Google), for listings; a
+    /// refresh carries it over.
+    pub account: Option<Redacted<String>>,
 }
 
 /// What a token endpoint granted.
@@ -46,6 +51,7 @@ impl Tokens {
                 "access_token": self.access.expose(),
                 "refresh_token": opt(&self.refresh),
                 "client_secret": opt(&self.client_secret),
+                "account": opt(&self.account),
             })
             .to_string(),
         )
@@ -64,6 +70,7 @@ impl Tokens {
             access: field("access_token").ok_or(BadRecord)?,
             refresh: field("refresh_token"),
             client_secret: field("client_secret"),
+            account: field("account"),
         })
     }
 }
@@ -78,11 +85,14 @@ mod tests {
             access: Redacted::new("ghu_access".into()),
             refresh: Some(Redacted::new("ghr_refresh".into())),
             client_secret: None,
+            account: Some(Redacted::new("ann@example.com".into())),
         };
         assert_eq!(Tokens::from_record(&t.to_record()).unwrap(), t);
         let shown = format!("{t:?} {}", t.to_record());
         assert!(
-            !shown.contains("ghu_access") && !shown.contains("ghr_refresh"),
+            !shown.contains("ghu_access")
+                && !shown.contains("ghr_refresh")
+                && !shown.contains("ann@"),
             "{shown}"
         );
         assert!(Tokens::from_record(&Redacted::new("{}".into())).is_err());

@@ -56,7 +56,7 @@ pub struct Deps {
     pub redactor: Redactor,
     /// The token and parent executable of this process.
     pub identity: ProcessIdentity,
-    /// The environment upstream children inherit (minus Gatehouse's token).
+    /// The environment upstream children inherit (minus Gatehouse's credentials).
     pub env: EnvMap,
     /// Connected GitHub/Google accounts (tokens in the keychain); `None` offers no such tools.
     pub accounts: Option<crate::oauth::Accounts>,
@@ -93,6 +93,7 @@ where
         &deps.config.upstreams,
         &deps.config.server,
         &deps.env,
+        &deps.redactor,
         stop_upstreams.clone(),
     );
     let _stop_on_exit = stop_upstreams.clone().drop_guard();

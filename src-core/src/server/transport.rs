@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::wire::classify::{self, Inbound, error_response};
 use crate::wire::lines::{Line, LineReader};
+use crate::wire::write::write_line;
 
 /// Methods rmcp knows: if one arrives as a "custom" request, its params were wrong.
 const KNOWN_METHODS: &[&str] = &[
@@ -67,17 +68,6 @@ where
         let writer = self.writer.clone();
         async move { write_line(&writer, &reply).await.is_ok() }
     }
-}
-
-async fn write_line<W: AsyncWrite + Unpin, T: serde::Serialize>(
-    writer: &Mutex<W>,
-    msg: &T,
-) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    let mut w = writer.lock().await;
-    w.write_all(&bytes).await?;
-    w.flush().await
 }
 
 impl<R, W> Transport<RoleServer> for ServerTransport<R, W>

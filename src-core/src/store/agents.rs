@@ -1,6 +1,7 @@
 //! Agent rows: identity, approval state, the hash of a token agent's token,
 //! and the tool policy set from the CLI or the tray.
 
+use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::meta::PAUSED_KEY;
@@ -56,13 +57,45 @@ pub struct AgentRow {
     /// The executable of the process that launched `serve` for it, last seen.
     pub parent_exe: Option<String>,
     /// Tool patterns allowed from the CLI/tray (empty: all).
-    pub allow_tools: Vec<String>,
+    pub allow_tools: StoredList,
     /// Tool patterns denied from the CLI/tray.
-    pub deny_tools: Vec<String>,
+    pub deny_tools: StoredList,
     /// When it was created.
     pub created: UnixMillis,
     /// When it last made a request.
     pub last_seen: Option<UnixMillis>,
+}
+
+/// One of an agent's tool lists as read from the database. The policy
+/// stage parses the patterns; a list it can't read refuses every call of
+/// the agent (fail closed), never counts as empty (which would allow all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoredList {
+    /// The patterns, as stored.
+    Patterns(Vec<String>),
+    /// The stored text is no JSON list of strings (a damaged row, or one
+    /// another program wrote).
+    Unreadable,
+}
+
+impl StoredList {
+    /// The patterns; none when the list can't be read.
+    pub fn patterns(&self) -> &[String] {
+        match self {
+            StoredList::Patterns(p) => p,
+            StoredList::Unreadable => &[],
+        }
+    }
+
+    /// The list in a column: a JSON list of strings, or unreadable (any
+    /// other text, or no text at all).
+    fn read(v: ValueRef<'_>) -> Self {
+        match v {
+            ValueRef::Text(t) => serde_json::from_slice::<Vec<String>>(t)
+                .map_or(StoredList::Unreadable, StoredList::Patterns),
+            _ => StoredList::Unreadable,
+        }
+    }
 }
 
 const COLUMNS: &str =
@@ -74,15 +107,14 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AgentRow> {
 
 /// The agent in `COLUMNS` starting at column `at`.
 fn from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<AgentRow> {
-    let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
     Ok(AgentRow {
         id: r.get(at)?,
         name: r.get(at + 1)?,
         status: AgentStatus::parse(&r.get::<_, String>(at + 2)?),
         verified: r.get(at + 3)?,
         parent_exe: r.get(at + 4)?,
-        allow_tools: list(r.get(at + 5)?),
-        deny_tools: list(r.get(at + 6)?),
+        allow_tools: StoredList::read(r.get_ref(at + 5)?),
+        deny_tools: StoredList::read(r.get_ref(at + 6)?),
         created: UnixMillis(r.get(at + 7)?),
         last_seen: r.get::<_, Option<i64>>(at + 8)?.map(UnixMillis),
     })
@@ -284,18 +316,23 @@ impl Store {
         Ok(())
     }
 
-    /// Sets an agent's allow and deny tool patterns.
+    /// Sets an agent's allow and/or deny tool patterns; a `None` list is
+    /// kept as it is. One statement, so a concurrent change of the other
+    /// list is never overwritten with what this process read before.
     pub fn set_agent_tools(
         &self,
         name: &str,
-        allow: &[String],
-        deny: &[String],
+        allow: Option<&[String]>,
+        deny: Option<&[String]>,
         now: UnixMillis,
     ) -> Result<AgentRow, StoreError> {
-        let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        let json = |v: Option<&[String]>| {
+            v.map(|v| serde_json::to_string(v).unwrap_or_else(|_| "[]".into()))
+        };
         let n = self.with(|c| {
             c.execute(
-                "UPDATE agents SET allow_tools = ?2, deny_tools = ?3, updated_ms = ?4 WHERE name = ?1",
+                "UPDATE agents SET allow_tools = coalesce(?2, allow_tools),
+                     deny_tools = coalesce(?3, deny_tools), updated_ms = ?4 WHERE name = ?1",
                 params![name, json(allow), json(deny), now.0],
             )
         })?;
@@ -319,15 +356,6 @@ impl Store {
             )?
             .execute(params![id, now.0, parent_exe])
         })?;
-        Ok(())
-    }
-
-    /// Deletes an agent row (used only by tests and `agents remove`).
-    pub fn delete_agent(&self, name: &str) -> Result<(), StoreError> {
-        let n = self.with(|c| c.execute("DELETE FROM agents WHERE name = ?1", [name]))?;
-        if n == 0 {
-            return Err(StoreError::NoSuchAgent(name.to_string()));
-        }
         Ok(())
     }
 }

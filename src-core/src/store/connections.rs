@@ -1,6 +1,7 @@
 //! Connection rows: one per OAuth provider the user connected. Metadata
-//! only (account, scopes, expiry, whether it needs reconnecting, and where
-//! in the keychain its tokens are); the tokens themselves never touch the
+//! only (scopes, expiry, whether it needs reconnecting, and where in the
+//! keychain its tokens are); the tokens and the account's login or email
+//! (personal data) live in the keychain entry and never touch the
 //! database. `generation` counts refreshes, so processes can tell a token
 //! another process refreshed from the one they hold.
 
@@ -34,8 +35,6 @@ impl ConnectionState {
 pub struct ConnectionRow {
     /// `github` or `google`.
     pub provider: String,
-    /// The account's login or email, when the provider told us.
-    pub account: Option<String>,
     /// The OAuth client the tokens were issued to (refreshes must use it).
     pub client_id: String,
     /// The scopes granted.
@@ -60,29 +59,28 @@ pub struct ConnectionRow {
     pub refreshed: Option<UnixMillis>,
 }
 
-const COLUMNS: &str = "provider, account, client_id, scopes, expires_ms, refreshable, state, \
+const COLUMNS: &str = "provider, client_id, scopes, expires_ms, refreshable, state, \
      state_reason, secret_store, secret_key, generation, connected_ms, refreshed_ms";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
-    let scopes: String = r.get(3)?;
+    let scopes: String = r.get(2)?;
     Ok(ConnectionRow {
         provider: r.get(0)?,
-        account: r.get(1)?,
-        client_id: r.get(2)?,
+        client_id: r.get(1)?,
         scopes: scopes.split_whitespace().map(str::to_string).collect(),
-        expires: r.get::<_, Option<i64>>(4)?.map(UnixMillis),
-        refreshable: r.get(5)?,
+        expires: r.get::<_, Option<i64>>(3)?.map(UnixMillis),
+        refreshable: r.get(4)?,
         // Anything unexpected is treated as unusable (fail closed).
-        state: match r.get::<_, String>(6)?.as_str() {
+        state: match r.get::<_, String>(5)?.as_str() {
             "connected" => ConnectionState::Connected,
             _ => ConnectionState::NeedsReconnect,
         },
-        state_reason: r.get(7)?,
-        secret_store: r.get(8)?,
-        secret_key: r.get(9)?,
-        generation: r.get(10)?,
-        connected: UnixMillis(r.get(11)?),
-        refreshed: r.get::<_, Option<i64>>(12)?.map(UnixMillis),
+        state_reason: r.get(6)?,
+        secret_store: r.get(7)?,
+        secret_key: r.get(8)?,
+        generation: r.get(9)?,
+        connected: UnixMillis(r.get(10)?),
+        refreshed: r.get::<_, Option<i64>>(11)?.map(UnixMillis),
     })
 }
 
@@ -128,11 +126,10 @@ impl Store {
             tx.execute(
                 &format!(
                     "INSERT OR REPLACE INTO connections ({COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
                 ),
                 params![
                     row.provider,
-                    row.account,
                     row.client_id,
                     row.scopes.join(" "),
                     row.expires.map(|t| t.0),
@@ -226,7 +223,6 @@ mod tests {
     fn row(generation: i64) -> ConnectionRow {
         ConnectionRow {
             provider: "github".into(),
-            account: Some("octocat".into()),
             client_id: "cid".into(),
             scopes: vec!["repo".into(), "notifications".into()],
             expires: Some(UnixMillis(5_000)),

@@ -68,11 +68,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_opened ON alerts (opened_ms);
     CREATE INDEX history_status ON history (status, time_ms);
     ",
-    // 3: OAuth connections (metadata only: tokens live in the OS keychain) and leases.
+    // 3: OAuth connections (metadata only: tokens and the account's login or
+    // email live in the OS keychain) and leases.
     "
     CREATE TABLE connections (
         provider     TEXT PRIMARY KEY,
-        account      TEXT,
         client_id    TEXT NOT NULL,
         scopes       TEXT NOT NULL,
         expires_ms   INTEGER,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent};
+pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent, StoredList};
 pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;

@@ -154,6 +154,22 @@ impl Redactor {
         ))
     }
 
+    /// `text` as `<str:LENGTH #HASH>`: for text that may quote argument
+    /// values in forms a search for the values would miss (an upstream's
+    /// error message, JSON-escaped or as a repr; a serde error). Equal texts
+    /// match across records without being kept.
+    pub fn marker(&self, text: &str) -> String {
+        format!("<str:{} #{}>", text.chars().count(), self.hash(text))
+    }
+
+    /// A random key, for a process that keeps nothing it hashes (e.g. `doctor`
+    /// starting upstreams): its markers can't be matched with anyone's.
+    pub fn ephemeral() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS has a random source");
+        Self { key }
+    }
+
     /// The summary of one tool call's arguments, safe to keep anywhere.
     pub fn summarize(&self, args: &Map<String, Value>, safe: &SafeFields) -> Value {
         let mut out = Map::new();

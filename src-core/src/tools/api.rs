@@ -25,11 +25,25 @@ pub fn join(base: &Url, path: &str) -> Result<Url, url::ParseError> {
     Url::parse(&s)
 }
 
-/// One encoded path segment (an owner, a repo, a message id).
-pub fn segment(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes())
+/// A value that can't be one segment of an API path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} must not be empty, \".\" or \"..\" (it is one part of the API path)")]
+pub struct BadSegment {
+    /// The argument it came from (`owner`, `repo`, `id`).
+    pub field: &'static str,
+}
+
+/// `value` (the argument `field`: an owner, a repo, a message id) as one
+/// encoded path segment. `.`, `..` and empty values are refused: encoding
+/// leaves them as they are, and they would move the request to another path
+/// of the API host (`repos/../user`).
+pub fn segment(field: &'static str, value: &str) -> Result<String, BadSegment> {
+    if matches!(value, "" | "." | "..") {
+        return Err(BadSegment { field });
+    }
+    Ok(url::form_urlencoded::byte_serialize(value.as_bytes())
         .collect::<String>()
-        .replace('+', "%20")
+        .replace('+', "%20"))
 }
 
 /// An API request that did not succeed.
@@ -307,6 +321,23 @@ mod tests {
             join(&base, "/user").unwrap().as_str(),
             "https://ghe.example/api/v3/user"
         );
-        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("owner", "a b/c").unwrap(), "a%20b%2Fc");
+        assert_eq!(segment("id", "...").unwrap(), "...");
+    }
+
+    #[test]
+    fn dot_segments_and_empty_ones_are_refused() {
+        // `.` and `..` would re-route the request within the API host
+        // (`repos/../user`), and an empty one would drop a path level.
+        for bad in [".", "..", ""] {
+            let e = segment("owner", bad).unwrap_err().to_string();
+            assert!(e.contains("owner"), "{e}");
+        }
+        let base = Url::parse("https://api.github.com/").unwrap();
+        let ok = format!("repos/{}/x/issues", segment("owner", ".x").unwrap());
+        assert_eq!(
+            join(&base, &ok).unwrap().as_str(),
+            "https://api.github.com/repos/.x/x/issues"
+        );
     }
 }

@@ -8,10 +8,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ToolEntry, ToolKind, ToolName};
-use crate::budget::Limit;
+use super::{ToolEntry, ToolKind, ToolName, schema_of};
 use crate::clock::UnixMillis;
 use crate::config::LimitsConfig;
+use crate::listings::LimitSet;
 use crate::store::{Store, StoreError};
 use crate::views::BudgetView;
 
@@ -29,14 +29,7 @@ pub struct BudgetsArgs {
 
 /// The tool's definition.
 pub fn entry() -> ToolEntry {
-    let schema = schemars::schema_for!(BudgetsArgs);
-    let mut schema = serde_json::to_value(schema)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    for meta in ["$schema", "title", "description"] {
-        schema.remove(meta);
-    }
+    let schema = schema_of::<BudgetsArgs>();
     let tool = Tool::new(
         NAME,
         "Your remaining call budgets at Gatehouse: for each budget that applies to you (your own, each tool's \
@@ -60,28 +53,14 @@ pub fn report(
     tools: &[String],
     now: UnixMillis,
 ) -> Result<Vec<BudgetView>, StoreError> {
-    let mut all: Vec<Limit> = Vec::new();
+    let mut all = LimitSet::default();
     for tool in tools {
-        for l in limits.limits_for(agent, tool) {
-            if !all.contains(&l) {
-                all.push(l);
-            }
-        }
+        all.add(limits.limits_for(agent, tool));
     }
     if tools.is_empty() {
-        all.extend(
-            limits
-                .limits_for(agent, "")
-                .into_iter()
-                .filter(|l| l.key.tool.is_none()),
-        );
+        all.add(limits.agent_limits(agent));
     }
-    let levels = store.levels(&all)?;
-    Ok(all
-        .iter()
-        .zip(levels)
-        .map(|(l, lv)| BudgetView::new(l, lv, now))
-        .collect())
+    all.views(store, now)
 }
 
 /// The tool result: a short text for the model and the rows as structured content.

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::api::{Api, ApiFailure, segment};
+use super::api::{Api, ApiFailure, BadSegment, segment};
 use super::{ToolEntry, ToolKind, builtin};
 use crate::oauth::Provider;
 
@@ -141,6 +141,12 @@ impl From<ApiFailure> for Failure {
     }
 }
 
+impl From<BadSegment> for Failure {
+    fn from(e: BadSegment) -> Self {
+        Failure::BadParams(e.to_string())
+    }
+}
+
 fn args<T: serde::de::DeserializeOwned>(tool: &str, v: &Value) -> Result<T, Failure> {
     serde_json::from_value(v.clone()).map_err(|e| Failure::BadParams(format!("{tool}: {e}")))
 }
@@ -228,8 +234,8 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             let x: IssueArgs = args("github__get_issue", a)?;
             let base = format!(
                 "repos/{}/{}/issues/{}",
-                segment(&x.owner),
-                segment(&x.repo),
+                segment("owner", &x.owner)?,
+                segment("repo", &x.repo)?,
                 x.number
             );
             let i = api.get(&base, &[]).await?;
@@ -301,7 +307,11 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             if let Some(l) = x.labels {
                 body["labels"] = json!(l);
             }
-            let path = format!("repos/{}/{}/issues", segment(&x.owner), segment(&x.repo));
+            let path = format!(
+                "repos/{}/{}/issues",
+                segment("owner", &x.owner)?,
+                segment("repo", &x.repo)?
+            );
             let r = api.post(&path, &body).await?;
             Ok(json!({"number": r["number"], "url": r["html_url"], "state": r["state"]}))
         }
@@ -314,8 +324,8 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             }
             let path = format!(
                 "repos/{}/{}/issues/{}/comments",
-                segment(&x.owner),
-                segment(&x.repo),
+                segment("owner", &x.owner)?,
+                segment("repo", &x.repo)?,
                 x.number
             );
             let r = api.post(&path, &json!({"body": x.body})).await?;

@@ -117,10 +117,16 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             let r = api.get(&format!("{USER}/messages"), &q).await?;
             let mut items = Vec::new();
             for m in r["messages"].as_array().into_iter().flatten() {
-                let Some(id) = m["id"].as_str() else { continue };
+                // An id that can't be a path segment is no message we can read.
+                let Some((id, seg)) = m["id"]
+                    .as_str()
+                    .and_then(|id| Some((id, segment("id", id).ok()?)))
+                else {
+                    continue;
+                };
                 let meta = api
                     .get(
-                        &format!("{USER}/messages/{}", segment(id)),
+                        &format!("{USER}/messages/{seg}"),
                         &[
                             ("format", "metadata".into()),
                             ("metadataHeaders", "From".into()),
@@ -149,7 +155,7 @@ pub async fn run(api: &Api<'_>, local: &str, a: &Value) -> Result<Value, Failure
             let x: ReadArgs = args("gmail__read_message", a)?;
             let m = api
                 .get(
-                    &format!("{USER}/messages/{}", segment(&x.id)),
+                    &format!("{USER}/messages/{}", segment("id", &x.id)?),
                     &[("format", "full".into())],
                 )
                 .await?;

@@ -287,7 +287,6 @@ mod tests {
         t.store
             .save_connection(&ConnectionRow {
                 provider: "github".into(),
-                account: None,
                 client_id: "c".into(),
                 scopes: vec![],
                 expires: None,

@@ -104,6 +104,8 @@ impl Upstream {
         };
         // The upstream's span is a child of this request's CLIENT span.
         spans::propagate_from(span, &mut fwd.meta);
+        // From here on, what it writes may quote these arguments.
+        self.mark_called();
         let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args);
         let options = PeerRequestOptions::with_timeout(timeout)
             .reset_timeout_on_progress()

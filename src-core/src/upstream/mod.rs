@@ -8,9 +8,11 @@
 mod client;
 mod forward;
 mod process;
+mod text;
 mod transport;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use rmcp::model::{LoggingMessageNotificationParam, Tool};
@@ -22,6 +24,7 @@ pub use forward::Forward;
 
 use crate::config::{ServerSettings, UpstreamConfig};
 use crate::home::EnvMap;
+use crate::telemetry::Redactor;
 use crate::tools::UpstreamName;
 
 /// Where an upstream stands.
@@ -88,7 +91,8 @@ pub enum UpstreamError {
         upstream: String,
         /// The JSON-RPC code.
         code: i32,
-        /// Its message (may quote arguments: redact before keeping).
+        /// Its message, for the client only: it may quote arguments, escaped,
+        /// so records keep its length and hash (`guard::record`).
         message: String,
     },
     /// The client cancelled the call.
@@ -101,7 +105,8 @@ pub enum UpstreamError {
         upstream: String,
         /// The HTTP status (0: no answer at all).
         status: u16,
-        /// What happened (the provider's message, scrubbed; may quote arguments: redact before keeping).
+        /// What happened (the provider's message, scrubbed), for the client
+        /// only: it may quote arguments, so records keep its length and hash.
         message: String,
         /// When the provider says a retry may succeed, in ms from now.
         retry_after_ms: Option<i64>,
@@ -176,6 +181,11 @@ pub struct Upstream {
     pub config: UpstreamConfig,
     state: watch::Sender<UpState>,
     routes: forward::ProgressRoutes,
+    /// Set when the first tool call is forwarded to it: from then on what it
+    /// writes (stderr, error messages) may echo arguments (`text.rs`).
+    called: AtomicBool,
+    /// Hashes what it writes once `called` is set.
+    redactor: Redactor,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -187,6 +197,17 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
+    /// `config`, not started yet; `redactor` hashes what it writes after its first call.
+    fn new(config: UpstreamConfig, redactor: Redactor) -> Self {
+        Self {
+            config,
+            state: watch::channel(UpState::Starting).0,
+            routes: forward::ProgressRoutes::default(),
+            called: AtomicBool::new(false),
+            redactor,
+        }
+    }
+
     /// The current state.
     pub fn state(&self) -> UpState {
         self.state.borrow().clone()
@@ -237,21 +258,19 @@ impl Upstreams {
 
     /// Starts every configured upstream in the background (none is awaited)
     /// and supervises it until `shutdown`. `env` is the environment children
-    /// inherit; Gatehouse's own token is removed from it.
+    /// inherit; Gatehouse's credentials are withheld from it (see `process`).
+    /// `redactor` hashes what upstreams write once they have been called.
     pub fn start(
         configs: &[UpstreamConfig],
         settings: &ServerSettings,
         env: &EnvMap,
+        redactor: &Redactor,
         shutdown: CancellationToken,
     ) -> Self {
         let (events, _) = broadcast::channel(256);
         let mut items = Vec::new();
         for config in configs {
-            let up = Arc::new(Upstream {
-                config: config.clone(),
-                state: watch::channel(UpState::Starting).0,
-                routes: forward::ProgressRoutes::default(),
-            });
+            let up = Arc::new(Upstream::new(config.clone(), redactor.clone()));
             tokio::spawn(process::supervise(
                 up.clone(),
                 settings.clone(),

@@ -1,7 +1,7 @@
 //! Spawning and supervising one upstream: start it, list its tools, wait for
 //! it to end, restart with exponential backoff (500 ms doubling to 60 s, reset
 //! after a minute of good health). Children get Gatehouse's environment minus
-//! its token, run in their own process group, and die with Gatehouse.
+//! its credentials, run in their own process group, and die with Gatehouse.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -18,7 +18,6 @@ use super::transport::UpstreamTransport;
 use super::{UpState, Upstream, UpstreamEvent};
 use crate::config::ServerSettings;
 use crate::home::EnvMap;
-use crate::telemetry::{pii, redact::truncate};
 use crate::wire::lines::{Line, LineReader};
 
 /// First restart delay; doubles per failure up to `MAX_BACKOFF`.
@@ -28,8 +27,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// How long the MCP handshake may take (a first `npx` run downloads packages).
 const HANDSHAKE: Duration = Duration::from_secs(60);
-/// Environment variables never passed to an upstream (no token passthrough).
-const WITHHELD: &[&str] = &["GATEHOUSE_TOKEN"];
+/// Whether Gatehouse's environment variable `name` is kept from upstream
+/// children (unless their `[[upstream]] env` table sets it): every
+/// `GATEHOUSE_*` variable (the agent's token, an OAuth client secret, the
+/// home folder where the redaction key lies, which would let an upstream
+/// reverse argument hashes) and the OTLP exporter's headers (a collector's
+/// API key). No credential of Gatehouse's passes through.
+fn withheld(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper.starts_with("GATEHOUSE_")
+        || (upper.starts_with("OTEL_EXPORTER_OTLP_") && upper.ends_with("HEADERS"))
+}
 
 /// Keeps supervising `up` until `shutdown`.
 pub(super) async fn supervise(
@@ -70,7 +78,7 @@ pub(super) async fn supervise(
 
 /// Runs the upstream once; returns why it ended.
 async fn run_once(
-    up: &Upstream,
+    up: &Arc<Upstream>,
     settings: &ServerSettings,
     env: &EnvMap,
     events: &broadcast::Sender<UpstreamEvent>,
@@ -88,7 +96,7 @@ async fn run_once(
     else {
         return "the child's stdio could not be opened".into();
     };
-    tokio::spawn(log_stderr(name.clone(), stderr));
+    tokio::spawn(log_stderr(up.clone(), stderr));
     let relist = Arc::new(Notify::new());
     let handler = UpstreamClient {
         name: name.clone(),
@@ -99,7 +107,10 @@ async fn run_once(
     let transport = UpstreamTransport::new(&name, stdout, stdin, settings.max_message_bytes);
     let running = match tokio::time::timeout(HANDSHAKE, handler.serve(transport)).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return stop(child, pid, format!("the MCP handshake failed: {e}")).await,
+        Ok(Err(e)) => {
+            let why = format!("the MCP handshake failed: {}", up.keep(&e.to_string()));
+            return stop(child, pid, why).await;
+        }
         Err(_) => return stop(child, pid, format!("no MCP handshake within {HANDSHAKE:?}")).await,
     };
     let peer = running.peer().clone();
@@ -136,7 +147,8 @@ async fn publish_tools(
     let tools = tokio::time::timeout(HANDSHAKE, peer.list_all_tools())
         .await
         .map_err(|_| "tools/list timed out".to_string())?
-        .map_err(|e| format!("tools/list failed: {e}"))?;
+        // The upstream's error message, kept as `keep` allows.
+        .map_err(|e| format!("tools/list failed: {}", up.keep(&e.to_string())))?;
     up.state.send_replace(UpState::Up {
         peer: peer.clone(),
         tools: Arc::new(tools),
@@ -150,7 +162,8 @@ fn command(up: &Upstream, env: &EnvMap) -> Command {
     let mut cmd = Command::new(&c.command);
     cmd.args(&c.args)
         .env_clear()
-        .envs(env.iter().filter(|(k, _)| !WITHHELD.contains(&k.as_str())))
+        .envs(env.iter().filter(|(k, _)| !withheld(k)))
+        // Set explicitly for this upstream: passed even when withheld above.
         .envs(&c.env)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -193,14 +206,16 @@ async fn stop(mut child: Child, pid: Option<u32>, reason: String) -> String {
     reason
 }
 
-/// The upstream's stderr, PII-scrubbed, into our log: it may echo arguments.
-async fn log_stderr(name: String, stderr: tokio::process::ChildStderr) {
+/// The upstream's stderr into our log, line by line, as `Upstream::keep`
+/// allows: scrubbed until its first call, then as length and hash (it may
+/// echo arguments).
+async fn log_stderr(up: Arc<Upstream>, stderr: tokio::process::ChildStderr) {
+    let name = up.name().to_string();
     let mut lines = LineReader::new(stderr, 16 * 1024);
     loop {
         match lines.next().await {
             Line::Whole(l) => {
-                let text = String::from_utf8_lossy(&l);
-                let text = truncate(&pii::scrub(&text), 500);
+                let text = up.keep(&String::from_utf8_lossy(&l));
                 tracing::info!(target: "gatehouse::upstream::stderr", upstream = %name, line = %text);
             }
             Line::Oversized { .. } => {
@@ -241,5 +256,34 @@ impl Spawner {
             .map_err(|_| std::io::Error::other("the spawner thread stopped"))?;
         rx.await
             .map_err(|_| std::io::Error::other("the spawner thread stopped"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gatehouse_variables_and_otlp_headers_are_withheld() {
+        for name in [
+            "GATEHOUSE_TOKEN",
+            "GATEHOUSE_HOME",
+            "GATEHOUSE_CLIENT_SECRET",
+            "GATEHOUSE_CONFIG",
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+        ] {
+            assert!(withheld(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_SERVICE_NAME",
+            "MY_GATEHOUSE_NOTE",
+        ] {
+            assert!(!withheld(name), "{name}");
+        }
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 
 use crate::wire::classify::{self, Inbound};
 use crate::wire::lines::{Line, LineReader};
+use crate::wire::write::write_line;
 
 /// Newline-delimited JSON-RPC to one upstream.
 pub struct UpstreamTransport<R, W> {
@@ -66,13 +67,7 @@ where
         item: TxJsonRpcMessage<RoleClient>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         let writer = self.writer.clone();
-        async move {
-            let mut bytes = serde_json::to_vec(&item).map_err(std::io::Error::other)?;
-            bytes.push(b'\n');
-            let mut w = writer.lock().await;
-            w.write_all(&bytes).await?;
-            w.flush().await
-        }
+        async move { write_line(&writer, &item).await }
     }
 
     async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleClient>> {
