@@ -123,6 +123,7 @@ mod tests {
                     deny_tools: vec![],
                     created_at: String::new(),
                     last_seen_at: last_seen_at.map(str::to_string),
+                    tools_error: None,
                 })
                 .collect(),
             open_alerts: alerts

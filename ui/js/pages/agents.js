@@ -130,7 +130,7 @@ function allSection(agents, somePending) {
       h("thead", {}, h("tr", {}, ["Name", "Status", "Launched by", "Last seen", ""].map((t) => h("th", {}, t)))),
       h("tbody", {}, agents.map((a) =>
         h("tr", { data: { agent: a.name, status: a.status } },
-          h("td", { class: "name-cell" }, h("span", { class: "name", title: a.name }, a.name), identity(a)),
+          h("td", { class: "name-cell" }, h("span", { class: "name", title: a.name }, a.name), identity(a), toolsProblem(a)),
           h("td", {}, h("span", { class: `pill ${tone(a.status)}`, data: { testid: "status" } }, a.status)),
           h("td", { class: "exe mono" }, a.parent_exe ? pathText(a.parent_exe) : h("span", { class: "muted" }, "—")),
           h("td", { class: "nowrap", title: a.last_seen_at || "", data: { seenOf: a.name } }, ago(a.last_seen_at)),
@@ -141,6 +141,13 @@ function identity(a) {
   return a.verified
     ? h("span", { class: "chip good", title: "Proves itself with its own token" }, "token")
     : h("span", { class: "chip warn", title: "Named by the client itself (no token): anything could claim this name", data: { testid: "unverified" } }, "unverified");
+}
+
+/// A stored tool list that can't be read: every call of the agent is refused until it is set again.
+function toolsProblem(a) {
+  return a.tools_error
+    ? h("span", { class: "chip bad", title: a.tools_error, data: { testid: "tools-error" } }, "calls refused: tool list unreadable")
+    : null;
 }
 
 function tone(status) {
