@@ -25,6 +25,7 @@ use raw::{RawConfig, RawLimits};
 use toml::Spanned;
 
 use crate::budget::Period;
+use crate::home::Home;
 use crate::tools::{ToolPattern, UpstreamName};
 
 /// The embedded defaults, also shown in `docs/configuration.md`.
@@ -115,11 +116,31 @@ impl Config {
         Config::from_layers(layer, Layer::default(), None)
     }
 
-    /// Reads `path` if it exists and layers it over the defaults.
+    /// The config `home` points at: its file layered over the defaults. A
+    /// file named by a variable (`GATEHOUSE_CONFIG`) must exist; only the
+    /// implicit default path may be missing.
+    pub fn load_for(home: &Home) -> Result<Config, ConfigError> {
+        Config::load_named(&home.config_file, home.config_named_by)
+    }
+
+    /// Reads `path` if it exists and layers it over the defaults (the
+    /// implicit default path: a missing file means the defaults).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_named(path, None)
+    }
+
+    /// Reads `path` and layers it over the defaults; when `named_by` (the
+    /// variable that named the file) is given, a missing file is an error.
+    pub fn load_named(path: &Path, named_by: Option<&str>) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::defaults()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match named_by {
+                None => Ok(Config::defaults()),
+                Some(variable) => Err(ConfigError::Missing {
+                    variable: variable.to_string(),
+                    path: path.to_path_buf(),
+                }),
+            },
             Err(source) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
                 source,
