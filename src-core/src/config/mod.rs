@@ -10,6 +10,7 @@ mod error;
 mod limits;
 mod oauth;
 mod raw;
+mod write;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
