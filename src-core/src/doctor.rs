@@ -81,7 +81,7 @@ pub async fn run(home: &Home, env: &EnvMap, start_upstreams: bool) -> Vec<Check>
                     "create the file (an empty file means the defaults), point {variable} at your config file, or unset {variable} to use config.toml in the Gatehouse folder"
                 ),
                 ConfigError::Read { .. } => "make the file readable by this user".to_string(),
-                ConfigError::Invalid { .. } => "edit the file at the line named (`docs/configuration.md` lists every key)".to_string(),
+                ConfigError::Invalid { .. } => "edit the file at the line named (`docs/configuration.md` lists every key); running `gatehouse serve` processes keep the config they loaded before until then, and `serve` won't start".to_string(),
             };
             out.push(check("config", Level::Fail, e.to_string(), Some(&fix)));
             None

@@ -2,14 +2,17 @@
 //! load, from the embedded defaults with `config.toml` layered over them;
 //! downstream code never re-checks a value. A broken file is an error naming
 //! file, line and key, and `serve` refuses to start (fail closed). [`edit`]
-//! changes one budget in the file, comments kept, checked by the same loader.
+//! changes one budget in the file, comments kept, checked by the same loader;
+//! [`reload`] applies edits to a running `serve` ([`LiveConfig`]).
 
 mod alerts;
 pub mod edit;
 mod error;
 mod limits;
+mod live;
 mod oauth;
 mod raw;
+pub mod reload;
 mod write;
 
 use std::collections::BTreeMap;
@@ -21,6 +24,7 @@ pub use alerts::{AlertsConfig, TracesConfig};
 pub use error::ConfigError;
 use error::Source;
 pub use limits::{AgentLimits, LimitsConfig, PeriodBudgets};
+pub use live::LiveConfig;
 pub use oauth::{OAuthConfig, ProviderConfig};
 use raw::{RawConfig, RawLimits};
 use toml::Spanned;
