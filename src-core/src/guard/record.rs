@@ -33,7 +33,9 @@ pub fn message(redactor: &Redactor, outcome: &Outcome, args: &JsonObject) -> Opt
             Some("waiting for the user's approval".into())
         }
         Outcome::Refused(Refusal::Denied(reason)) => Some(reason.code().into()),
-        Outcome::Refused(Refusal::Unavailable(why)) => Some(redactor.message(why, args)),
+        Outcome::Refused(Refusal::Unavailable(why) | Refusal::KeychainUnavailable(why)) => {
+            Some(redactor.message(why, args))
+        }
         Outcome::UpstreamFailed(e) => Some(redactor.message(&e.to_string(), args)),
         Outcome::UnknownTool => Some("no such tool".into()),
         Outcome::BadParams(m) => Some(redactor.message(m, args)),
