@@ -253,11 +253,34 @@ impl Accounts {
         }))
     }
 
+    /// The API refused the access token of `generation` although it was just
+    /// refreshed: the grant is gone (revoked, or the app's access removed).
+    /// Marks the connection `needs_reconnect` as a rejected refresh token
+    /// does, so later calls stop without a request, and returns their error.
+    pub async fn access_rejected(&self, provider: Provider, generation: i64) -> AccessError {
+        let why = format!(
+            "{} refuses the access token even after a refresh",
+            provider.title()
+        );
+        self.needs_reconnect_at(provider, generation, &why).await
+    }
+
     /// Marks the connection as needing reconnection and returns the error calls get.
     async fn needs_reconnect(
         &self,
         provider: Provider,
         row: &ConnectionRow,
+        why: &str,
+    ) -> AccessError {
+        self.needs_reconnect_at(provider, row.generation, why).await
+    }
+
+    /// As `needs_reconnect`, for the connection at `generation` (a row that
+    /// moved on since, by a refresh or a reconnect, is left alone).
+    async fn needs_reconnect_at(
+        &self,
+        provider: Provider,
+        generation: i64,
         why: &str,
     ) -> AccessError {
         tracing::warn!(
@@ -266,7 +289,7 @@ impl Accounts {
             "the connection needs to be reconnected"
         );
         let store = self.store.clone();
-        let (name, generation, reason) = (provider.name(), row.generation, why.to_string());
+        let (name, reason) = (provider.name(), why.to_string());
         if let Err(e) =
             blocking(move || store.mark_needs_reconnect(name, generation, &reason)).await
         {

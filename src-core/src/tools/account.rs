@@ -92,14 +92,10 @@ pub async fn run(
             Err(Failure::Api(f)) if f.status == 401 && stale.is_none() => {
                 stale = Some(token.generation)
             }
+            // Refused again with a fresh token: the grant is gone. Marked for
+            // every process, so no later call asks the provider again.
             Err(Failure::Api(f)) if f.status == 401 => {
-                return refusal(AccessError::NeedsReconnect {
-                    provider,
-                    reason: format!(
-                        "{} refuses the access token even after a refresh",
-                        provider.title()
-                    ),
-                });
+                return refusal(accounts.access_rejected(provider, token.generation).await);
             }
             Err(Failure::Api(f)) => return Outcome::UpstreamFailed(f.into_upstream(provider)),
         }
