@@ -199,13 +199,10 @@ fn history_filters_by_agent_tool_and_status() {
             .len(),
         2
     );
-    assert_eq!(
-        home.json(&["history", "--status", "denied"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let denied = home.json(&["history", "--status", "denied"]);
+    assert_eq!(denied.as_array().unwrap().len(), 1);
+    assert_eq!(denied[0]["reason"], "bad_token", "{denied}");
+    assert_eq!(denied[0]["scope"], json!(null));
     assert_eq!(
         home.json(&["history", "--tool", "gatehouse__budgets", "--limit", "1"])
             .as_array()

@@ -38,9 +38,19 @@ pub fn findings(
             }
         }
     }
-    for (tool, refusals) in store.budget_refusals(window_start)? {
-        let consumers = store.tool_consumers(&tool, window_start)?;
-        out.extend(rules::budget_exhausted(&tool, refusals, &consumers, cfg));
+    for b in store.budget_refusals(window_start)? {
+        out.extend(match b.agent.as_deref() {
+            // One agent's budget on the tool: that agent, no one else, ran it dry.
+            Some(agent) if b.scope == "agent_tool" => {
+                let passed = store.agent_tool_calls(agent, &b.tool, window_start)?;
+                rules::agent_tool_budget_exhausted(&b.tool, agent, b.refusals, passed, cfg)
+            }
+            // The tool's budget shared by all agents: its busiest consumer.
+            _ => {
+                let consumers = store.tool_consumers(&b.tool, window_start)?;
+                rules::budget_exhausted(&b.tool, b.refusals, &consumers, cfg)
+            }
+        });
     }
     let auth_window = store.auth_failures(window_start, now.plus(1))?;
     if !auth_window.is_empty() {

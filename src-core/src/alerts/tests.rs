@@ -11,6 +11,17 @@ use crate::store::{CallRecord, CallStatus};
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 
+/// What a call's history row records beside its status, as the guard writes it.
+#[derive(Clone, Copy)]
+enum Why {
+    /// Nothing more (a call that ran).
+    Nothing,
+    /// `rate_limited` by a budget of this scope.
+    Budget(&'static str),
+    /// `denied` for this reason (with the client, for a bad token).
+    Denied(&'static str, Option<&'static str>),
+}
+
 struct H {
     t: TempStore,
     clock: FakeClock,
@@ -36,7 +47,7 @@ impl H {
         agent: Option<&str>,
         status: CallStatus,
         latency_us: i64,
-        message: Option<&str>,
+        why: Why,
     ) {
         let now = self.clock.now().0;
         for i in 0..n {
@@ -53,7 +64,20 @@ impl H {
                     code: None,
                     latency_us,
                     args: "{}".into(),
-                    message: message.map(str::to_string),
+                    // The rules read the facts below, never this text.
+                    message: None,
+                    refusal_scope: match why {
+                        Why::Budget(scope) => Some(scope.into()),
+                        _ => None,
+                    },
+                    deny_reason: match why {
+                        Why::Denied(reason, _) => Some(reason.into()),
+                        _ => None,
+                    },
+                    client: match why {
+                        Why::Denied(_, client) => client.map(str::to_string),
+                        _ => None,
+                    },
                 })
                 .unwrap();
         }
@@ -77,7 +101,15 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
     let h = H::new();
     let tool = "everything__echo";
     // Half the calls fail, but there is no history to compare with: silent.
-    h.calls(20, 5 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        20,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     h.calls(
         20,
         5 * MIN,
@@ -85,12 +117,20 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     assert_eq!(h.evaluate(), AlertChanges::default());
     // A day of history at 2% errors makes a baseline; the next spike fires.
     h.clock.advance(11 * MIN);
-    h.calls(490, 20 * HOUR, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        490,
+        20 * HOUR,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     h.calls(
         10,
         20 * HOUR,
@@ -98,9 +138,17 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
-    h.calls(30, 5 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        30,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     assert_eq!(
         h.evaluate(),
         AlertChanges::default(),
@@ -113,7 +161,7 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -133,13 +181,21 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     assert_eq!(h.evaluate(), AlertChanges::default());
     assert_eq!(h.open().len(), 1);
     // Healthy again for a window: resolved.
     h.clock.advance(11 * MIN);
-    h.calls(40, 9 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        40,
+        9 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     let c = h.evaluate();
     assert_eq!(c.resolved.len(), 1, "{c:?}");
     assert!(h.open().is_empty());
@@ -149,7 +205,15 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
 fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
     let h = H::new();
     let tool = "github__search";
-    h.calls(40, 5 * MIN, tool, Some("a"), CallStatus::Ok, 900_000, None);
+    h.calls(
+        40,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        900_000,
+        Why::Nothing,
+    );
     assert_eq!(h.evaluate(), AlertChanges::default(), "no baseline yet");
     h.clock.advance(11 * MIN);
     h.calls(
@@ -159,9 +223,17 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::Ok,
         40_000,
-        None,
+        Why::Nothing,
     );
-    h.calls(40, 5 * MIN, tool, Some("a"), CallStatus::Ok, 45_000, None);
+    h.calls(
+        40,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        45_000,
+        Why::Nothing,
+    );
     assert_eq!(
         h.evaluate(),
         AlertChanges::default(),
@@ -174,7 +246,7 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::Ok,
         5_000_000,
-        None,
+        Why::Nothing,
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -187,7 +259,15 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
     h.clock.advance(30_000);
     assert_eq!(h.evaluate(), AlertChanges::default(), "once per episode");
     h.clock.advance(11 * MIN);
-    h.calls(40, 9 * MIN, tool, Some("a"), CallStatus::Ok, 40_000, None);
+    h.calls(
+        40,
+        9 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        40_000,
+        Why::Nothing,
+    );
     assert_eq!(h.evaluate().resolved.len(), 1);
 }
 
@@ -202,7 +282,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("claude"),
         CallStatus::Ok,
         1_000,
-        None,
+        Why::Nothing,
     );
     h.calls(
         1,
@@ -211,7 +291,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("agent budget 60/minute is empty; retry after 900 ms"),
+        Why::Budget("agent"),
     );
     assert_eq!(
         h.evaluate(),
@@ -225,7 +305,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("tool budget 2/minute is empty; retry after 20000 ms"),
+        Why::Budget("tool"),
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -243,7 +323,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("tool budget 2/minute is empty; retry after 20000 ms"),
+        Why::Budget("tool"),
     );
     assert_eq!(h.evaluate(), AlertChanges::default(), "once per episode");
     h.clock.advance(11 * MIN);
@@ -251,9 +331,74 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
 }
 
 #[test]
+fn an_agents_own_budget_on_a_tool_names_the_refused_agent_not_the_busiest() {
+    let h = H::new();
+    let tool = "gmail__send";
+    // claude sends a lot; cursor's own budget for the tool (agent × tool) runs dry.
+    h.calls(
+        9,
+        3 * MIN,
+        tool,
+        Some("claude"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
+    h.calls(
+        1,
+        3 * MIN,
+        tool,
+        Some("cursor"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
+    h.calls(
+        2,
+        MIN,
+        tool,
+        Some("cursor"),
+        CallStatus::RateLimited,
+        100,
+        Why::Budget("agent_tool"),
+    );
+    let c = h.evaluate();
+    assert_eq!(c.opened.len(), 1, "{c:?}");
+    let a = &c.opened[0];
+    assert_eq!(a.subject, "gmail__send for agent \"cursor\"");
+    assert!(
+        a.why.contains("agent \"cursor\" used up its own budget")
+            && a.why.contains("refused 2 calls")
+            && a.why.contains("after 1 that passed")
+            && !a.why.contains("claude"),
+        "{}",
+        a.why
+    );
+    // The tool's shared budget running dry too is a second, separate episode.
+    h.calls(
+        1,
+        MIN,
+        tool,
+        Some("claude"),
+        CallStatus::RateLimited,
+        100,
+        Why::Budget("tool"),
+    );
+    let c = h.evaluate();
+    assert_eq!(c.opened.len(), 1, "{c:?}");
+    assert_eq!(c.opened[0].subject, tool);
+    assert!(
+        c.opened[0].why.contains("agent \"claude\" drained it"),
+        "{}",
+        c.opened[0].why
+    );
+    assert_eq!(h.open().len(), 2);
+}
+
+#[test]
 fn auth_failures_name_the_source_fire_once_and_resolve() {
     let h = H::new();
-    let bad = Some("bad_token from client \"cursor\"");
+    let bad = Why::Denied("bad_token", Some("cursor"));
     h.calls(
         4,
         5 * MIN,
@@ -270,7 +415,7 @@ fn auth_failures_name_the_source_fire_once_and_resolve() {
         Some("bot"),
         CallStatus::Denied,
         100,
-        Some("tool_forbidden"),
+        Why::Denied("tool_forbidden", None),
     );
     assert_eq!(
         h.evaluate(),

@@ -143,6 +143,10 @@ impl Guard {
             .map(|a| a.name.clone())
             .or_else(|| refused_agent(&outcome));
         let latency = started.elapsed();
+        let bad_token = matches!(
+            outcome,
+            Outcome::Refused(Refusal::Denied(DenyReason::BadToken))
+        );
         let record = CallRecord {
             time,
             trace_id,
@@ -156,12 +160,15 @@ impl Guard {
             code: outcome.code().map(str::to_string),
             latency_us: latency.as_micros() as i64,
             args: redactor.summarize(&args, &safe).to_string(),
-            message: match &outcome {
-                Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
-                    Some(record::bad_token_message(redactor, &caller))
-                }
-                _ => record::message(redactor, &outcome, &args),
+            message: if bad_token {
+                Some(record::bad_token_message(redactor, &caller))
+            } else {
+                record::message(redactor, &outcome, &args)
             },
+            // What the alert rules read: facts, never the message's wording.
+            refusal_scope: outcome.refusal_scope().map(str::to_string),
+            deny_reason: outcome.deny_reason().map(str::to_string),
+            client: bad_token.then(|| record::client_label(redactor, &caller)),
         };
         let error_type = outcome.error_type();
         spans::end_call(

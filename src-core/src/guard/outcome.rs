@@ -158,6 +158,23 @@ impl Outcome {
         }
     }
 
+    /// For `rate_limited`: the scope of the budget that refused the call, as
+    /// history records it for the alert rules.
+    pub fn refusal_scope(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Refused(Refusal::RateLimited(n)) => Some(n.limit.key.scope.name()),
+            _ => None,
+        }
+    }
+
+    /// For `denied`: the reason code, as history records it for the alert rules.
+    pub fn deny_reason(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Refused(Refusal::Denied(reason)) => Some(reason.code()),
+            _ => None,
+        }
+    }
+
     /// The error contract's `code` (none for a success or a tool's own error).
     pub fn code(&self) -> Option<&'static str> {
         match self {

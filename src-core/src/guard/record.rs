@@ -43,12 +43,21 @@ pub fn message(redactor: &Redactor, outcome: &Outcome, args: &JsonObject) -> Opt
 }
 
 /// Who sent a bad token, for the history message (`bad_token from client
-/// "cursor"`) that names the source of auth failures: the client's cleaned
-/// name (else its executable's), hidden like a value when it looks personal.
+/// "cursor"`) that names the source of auth failures.
 pub fn bad_token_message(redactor: &Redactor, caller: &Caller) -> String {
+    format!(
+        "bad_token from client \"{}\"",
+        client_label(redactor, caller)
+    )
+}
+
+/// The client behind a call, as history names it (the `client` column the
+/// auth-failure alert groups by): its cleaned name (else its executable's),
+/// hidden like a value when it looks personal.
+pub fn client_label(redactor: &Redactor, caller: &Caller) -> String {
     let name = super::identify::client_name(caller);
     let raw = caller.client_name.as_deref().unwrap_or_default();
-    let label = if crate::telemetry::pii::has_pii(&name) || crate::telemetry::pii::has_pii(raw) {
+    if crate::telemetry::pii::has_pii(&name) || crate::telemetry::pii::has_pii(raw) {
         format!(
             "<client:{} #{}>",
             name.chars().count(),
@@ -56,8 +65,7 @@ pub fn bad_token_message(redactor: &Redactor, caller: &Caller) -> String {
         )
     } else {
         name
-    };
-    format!("bad_token from client \"{label}\"")
+    }
 }
 
 impl Recorder {

@@ -60,6 +60,32 @@ pub struct ToolStats {
     pub first: UnixMillis,
 }
 
+/// Calls one budget of a tool refused in a period (`store::budget_refusals`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetRefusals {
+    /// The tool.
+    pub tool: String,
+    /// `tool` (its budget shared by all agents) or `agent_tool` (one agent's budget on it).
+    pub scope: String,
+    /// For `agent_tool`: the agent whose budget it is.
+    pub agent: Option<String>,
+    /// How many calls it refused.
+    pub refusals: u64,
+}
+
+/// Auth failures of one source and reason in a period (`store::auth_failures`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthFailures {
+    /// The agent, when the caller was identified.
+    pub agent: Option<String>,
+    /// The client that sent a bad token (its clean label), when no agent is known.
+    pub client: Option<String>,
+    /// The denial reason: `bad_token`, `agent_denied`, `agent_revoked` or `token_required`.
+    pub reason: String,
+    /// How many.
+    pub count: u64,
+}
+
 /// Statuses of calls that reached the tool.
 const RAN: &str = "status IN ('ok', 'business_error', 'system_error')";
 
@@ -133,15 +159,24 @@ impl Store {
         })
     }
 
-    /// Per tool: calls refused since `from` because one of the tool's budgets
-    /// (scope `tool` or `agent_tool`) was empty.
-    pub fn budget_refusals(&self, from: UnixMillis) -> Result<Vec<(String, u64)>, StoreError> {
+    /// Calls refused since `from` because one of a tool's budgets was empty,
+    /// per budget: the tool's shared one (scope `tool`), or one agent's on it
+    /// (scope `agent_tool`, with the agent). An agent's own budget is no tool's.
+    pub fn budget_refusals(&self, from: UnixMillis) -> Result<Vec<BudgetRefusals>, StoreError> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT tool, COUNT(*) FROM history WHERE status = 'rate_limited' AND time_ms >= ?1
-                 AND (message LIKE 'tool budget %' OR message LIKE 'agent_tool budget %') GROUP BY tool",
+                "SELECT tool, refusal_scope, CASE WHEN refusal_scope = 'agent_tool' THEN agent END, COUNT(*)
+                 FROM history WHERE status = 'rate_limited' AND time_ms >= ?1
+                 AND refusal_scope IN ('tool', 'agent_tool') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             )?
-            .query_map([from.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+            .query_map([from.0], |r| {
+                Ok(BudgetRefusals {
+                    tool: r.get(0)?,
+                    scope: r.get(1)?,
+                    agent: r.get(2)?,
+                    refusals: r.get::<_, i64>(3)? as u64,
+                })
+            })?
             .collect()
         })
     }
@@ -166,24 +201,45 @@ impl Store {
     }
 
     /// Auth failures (bad tokens, denied, revoked and token-required agents)
-    /// in `[from, to)`: `(agent, message, count)`; the message names the
-    /// reason, and for bad tokens the client that sent one.
+    /// in `[from, to)`, per agent (or, for bad tokens, the client that sent
+    /// one) and reason.
     pub fn auth_failures(
         &self,
         from: UnixMillis,
         to: UnixMillis,
-    ) -> Result<Vec<(Option<String>, String, u64)>, StoreError> {
+    ) -> Result<Vec<AuthFailures>, StoreError> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT agent, message, COUNT(*) FROM history WHERE status = 'denied'
+                "SELECT agent, client, deny_reason, COUNT(*) FROM history WHERE status = 'denied'
                  AND time_ms >= ?1 AND time_ms < ?2
-                 AND (message LIKE 'bad_token%' OR message IN ('agent_denied', 'agent_revoked', 'token_required'))
-                 GROUP BY agent, message",
+                 AND deny_reason IN ('bad_token', 'agent_denied', 'agent_revoked', 'token_required')
+                 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             )?
             .query_map([from.0, to.0], |r| {
-                Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default(), r.get::<_, i64>(2)? as u64))
+                Ok(AuthFailures {
+                    agent: r.get(0)?,
+                    client: r.get(1)?,
+                    reason: r.get(2)?,
+                    count: r.get::<_, i64>(3)? as u64,
+                })
             })?
             .collect()
+        })
+    }
+
+    /// Calls `agent` made to `tool` since `from` that passed its budgets.
+    pub fn agent_tool_calls(
+        &self,
+        agent: &str,
+        tool: &str,
+        from: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT COUNT(*) FROM history WHERE tool = ?1 AND agent = ?2 AND time_ms >= ?3 AND {RAN}"
+            ))?
+            .query_row(params![tool, agent, from.0], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
         })
     }
 

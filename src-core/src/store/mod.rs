@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent};
-pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
+pub use alerts::{AlertChanges, AlertRow, AuthFailures, BudgetRefusals, Finding, ToolStats};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;
 pub use connections::{ConnectionRow, ConnectionState};
