@@ -6,7 +6,7 @@ use super::*;
 use crate::clock::{Clock, FakeClock};
 use crate::config::Config;
 use crate::store::testing::{TempStore, temp_store};
-use crate::store::{CallRecord, CallStatus};
+use crate::store::{CallRecord, CallStatus, Evaluator, Store};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -83,8 +83,16 @@ impl H {
         }
     }
 
+    /// An on-demand evaluation (`gatehouse alerts`), which runs whenever no serve holds the slot.
     fn evaluate(&self) -> AlertChanges {
-        evaluate(&self.t.store, &self.cfg, self.clock.now()).unwrap()
+        evaluate(
+            &self.t.store,
+            &self.cfg,
+            self.clock.now(),
+            &Evaluator::OnDemand,
+        )
+        .unwrap()
+        .expect("no serve holds the evaluation slot")
     }
 
     fn open(&self) -> Vec<AlertView> {
@@ -452,4 +460,48 @@ fn auth_failures_name_the_source_fire_once_and_resolve() {
     h.clock.advance(11 * MIN);
     assert_eq!(h.evaluate().resolved.len(), 1);
     assert!(h.open().is_empty());
+}
+
+#[test]
+fn processes_with_different_thresholds_do_not_take_turns_opening_and_resolving() {
+    let h = H::new();
+    // A second process on the same file, whose config asks for 5 refusals.
+    let other = Store::open(h.t.store.path()).unwrap();
+    let mut strict = h.cfg.clone();
+    strict.budget_min_refusals = 5;
+    let (a, b) = (Evaluator::Serve("a".into()), Evaluator::Serve("b".into()));
+    let tool = "gmail__send";
+    h.calls(
+        2,
+        MIN,
+        tool,
+        Some("x"),
+        CallStatus::RateLimited,
+        100,
+        Why::Budget("tool"),
+    );
+    let step = h.cfg.check_every.as_millis() as i64;
+    let mut seen = Vec::new();
+    let mut count = |c: Option<AlertChanges>| seen.push(c.unwrap_or_default());
+    for _ in 0..4 {
+        count(evaluate(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
+        h.clock.advance(step / 2);
+        count(evaluate(&other, &strict, h.clock.now(), &b).unwrap());
+        h.clock.advance(step / 2);
+    }
+    let totals = |seen: &[AlertChanges]| {
+        let opened: usize = seen.iter().map(|c| c.opened.len()).sum();
+        (opened, seen.iter().map(|c| c.resolved.len()).sum::<usize>())
+    };
+    assert_eq!(totals(&seen), (1, 0), "one episode, no flapping");
+    let mut count = |c: Option<AlertChanges>| seen.push(c.unwrap_or_default());
+    // The first process stops: the second takes over, once, with its own thresholds.
+    h.t.store.release_alerts_slot("a").unwrap();
+    for _ in 0..4 {
+        count(evaluate(&other, &strict, h.clock.now(), &b).unwrap());
+        h.clock.advance(step / 2);
+        count(evaluate(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
+        h.clock.advance(step / 2);
+    }
+    assert_eq!(totals(&seen), (1, 1), "handed over once, then steady");
 }

@@ -1,7 +1,8 @@
 //! Alerts in a running `serve`: a background task that, at most every
 //! `check_every`, looks whether calls were recorded (one indexed read) or
-//! alerts are open, and if so, unless another process evaluated just now,
-//! evaluates the rules off the async threads. Opened alerts are logged as
+//! alerts are open, and if so, when it is its turn (no other `serve` holds
+//! the evaluation slot, and none evaluated just now), evaluates the rules off
+//! the async threads, claiming the slot; it gives the slot up when it stops. Opened alerts are logged as
 //! warnings (clients show `serve`'s stderr), resolved ones as info. The
 //! thresholds are read from the live config at each look, so an edit to
 //! `[alerts]` applies without a restart.
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{AlertsConfig, LiveConfig};
-use crate::store::{AlertChanges, Store, StoreError};
+use crate::store::{AlertChanges, Evaluator, Store, StoreError};
 
 /// How often resolved alerts past the retention are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
@@ -27,12 +28,18 @@ struct Seen {
 
 /// Runs until `stop`; looks at nothing while alerts are disabled.
 pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: CancellationToken) {
+    let me = format!("serve-{}-{:08x}", std::process::id(), nonce());
     let mut seen = Seen::default();
     loop {
         let check_every = live.snapshot().alerts.check_every;
         tokio::select! {
             () = tokio::time::sleep(check_every) => {}
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // Another process takes over at its next look, not after a takeover wait.
+                let (s, me) = (store.clone(), me.clone());
+                let _ = tokio::task::spawn_blocking(move || s.release_alerts_slot(&me)).await;
+                return;
+            }
         }
         let now_config = live.snapshot();
         if !now_config.alerts.enabled {
@@ -42,8 +49,17 @@ pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: Cance
         let (s, c, config) = (store.clone(), clock.clone(), now_config.alerts.clone());
         let (last_call, open) = (seen.last_call, seen.open);
         let prune = seen.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+        let who = Evaluator::Serve(me.clone());
         let looked = tokio::task::spawn_blocking(move || {
-            look(&s, &c, &config, last_call, open, prune, retention_days)
+            look(
+                &s,
+                &c,
+                &config,
+                &who,
+                (last_call, open),
+                prune,
+                retention_days,
+            )
         })
         .await;
         match looked {
@@ -66,13 +82,14 @@ pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: Cance
     }
 }
 
-/// One look: `None` when there was nothing to do.
+/// One look: `None` when there was nothing to do, or it was not our turn.
+/// `(last_call, open)`: what the last evaluation saw.
 fn look(
     store: &Store,
     clock: &SharedClock,
     cfg: &AlertsConfig,
-    last_call: Option<i64>,
-    open: bool,
+    who: &Evaluator,
+    (last_call, open): (Option<i64>, bool),
     prune: bool,
     retention_days: u32,
 ) -> Result<Option<(i64, AlertChanges, bool)>, StoreError> {
@@ -84,16 +101,17 @@ fn look(
     if last_call == Some(id) && !open {
         return Ok(None);
     }
-    if store
-        .alerts_checked()?
-        .is_some_and(|t| now.saturating_since(t) < cfg.check_every.as_millis() as i64)
-    {
-        // Another process evaluated a moment ago; look again next time.
+    let Some(changes) = super::evaluate(store, cfg, now, who)? else {
         return Ok(None);
-    }
-    let changes = super::evaluate(store, cfg, now)?;
+    };
     let open_now = !store.alerts(now)?.iter().all(|a| a.state != "open");
     Ok(Some((id, changes, open_now)))
+}
+
+fn nonce() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).expect("the OS has a random source");
+    u32::from_le_bytes(b)
 }
 
 fn report(changes: &AlertChanges) {
