@@ -85,6 +85,17 @@ pub fn evaluate(
     })
 }
 
+/// Evaluates at `now` as this process's background evaluator (`serve`'s
+/// watcher, the tray), when it is its turn: `None` when another process
+/// holds the evaluation slot, or this one evaluated less than `check_every` ago.
+pub fn evaluate_if_due(
+    store: &Store,
+    cfg: &AlertsConfig,
+    now: UnixMillis,
+) -> Result<Option<AlertChanges>, StoreError> {
+    evaluate(store, cfg, now, Evaluator::this_process())
+}
+
 /// What `gatehouse alerts` lists: open alerts and those resolved in the last
 /// `recent_days`, newest first.
 pub fn list(

@@ -1,11 +1,11 @@
 //! Alerts in a running `serve`: a background task that, at most every
 //! `check_every`, looks whether calls were recorded (one indexed read) or
-//! alerts are open, and if so, when it is its turn (no other `serve` holds
+//! alerts are open, and if so, when it is its turn (no other process holds
 //! the evaluation slot, and none evaluated just now), evaluates the rules off
-//! the async threads, claiming the slot; it gives the slot up when it stops. Opened alerts are logged as
-//! warnings (clients show `serve`'s stderr), resolved ones as info. The
-//! thresholds are read from the live config at each look, so an edit to
-//! `[alerts]` applies without a restart.
+//! the async threads, claiming the slot; it gives the slot up when it stops.
+//! Opened alerts are logged as warnings (clients show `serve`'s stderr),
+//! resolved ones as info. The thresholds are read from the live config at
+//! each look, so an edit to `[alerts]` applies without a restart.
 
 use std::time::Duration;
 
@@ -28,7 +28,6 @@ struct Seen {
 
 /// Runs until `stop`; looks at nothing while alerts are disabled.
 pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: CancellationToken) {
-    let me = format!("serve-{}-{:08x}", std::process::id(), nonce());
     let mut seen = Seen::default();
     loop {
         let check_every = live.snapshot().alerts.check_every;
@@ -36,8 +35,9 @@ pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: Cance
             () = tokio::time::sleep(check_every) => {}
             () = stop.cancelled() => {
                 // Another process takes over at its next look, not after a takeover wait.
-                let (s, me) = (store.clone(), me.clone());
-                let _ = tokio::task::spawn_blocking(move || s.release_alerts_slot(&me)).await;
+                let s = store.clone();
+                let me = Evaluator::this_process().holder().unwrap_or_default();
+                let _ = tokio::task::spawn_blocking(move || s.release_alerts_slot(me)).await;
                 return;
             }
         }
@@ -49,17 +49,8 @@ pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: Cance
         let (s, c, config) = (store.clone(), clock.clone(), now_config.alerts.clone());
         let (last_call, open) = (seen.last_call, seen.open);
         let prune = seen.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
-        let who = Evaluator::Serve(me.clone());
         let looked = tokio::task::spawn_blocking(move || {
-            look(
-                &s,
-                &c,
-                &config,
-                &who,
-                (last_call, open),
-                prune,
-                retention_days,
-            )
+            look(&s, &c, &config, last_call, open, prune, retention_days)
         })
         .await;
         match looked {
@@ -83,13 +74,12 @@ pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: Cance
 }
 
 /// One look: `None` when there was nothing to do, or it was not our turn.
-/// `(last_call, open)`: what the last evaluation saw.
 fn look(
     store: &Store,
     clock: &SharedClock,
     cfg: &AlertsConfig,
-    who: &Evaluator,
-    (last_call, open): (Option<i64>, bool),
+    last_call: Option<i64>,
+    open: bool,
     prune: bool,
     retention_days: u32,
 ) -> Result<Option<(i64, AlertChanges, bool)>, StoreError> {
@@ -101,17 +91,12 @@ fn look(
     if last_call == Some(id) && !open {
         return Ok(None);
     }
-    let Some(changes) = super::evaluate(store, cfg, now, who)? else {
+    // `None`: another process evaluated a moment ago; look again next time.
+    let Some(changes) = super::evaluate_if_due(store, cfg, now)? else {
         return Ok(None);
     };
     let open_now = !store.alerts(now)?.iter().all(|a| a.state != "open");
     Ok(Some((id, changes, open_now)))
-}
-
-fn nonce() -> u32 {
-    let mut b = [0u8; 4];
-    getrandom::fill(&mut b).expect("the OS has a random source");
-    u32::from_le_bytes(b)
 }
 
 fn report(changes: &AlertChanges) {

@@ -63,13 +63,34 @@ const TAKEOVER_PERIODS: i64 = 3;
 /// Who asks to evaluate alerts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Evaluator {
-    /// A running `serve`, by an id unique to the process. It claims the slot
-    /// and keeps it while it evaluates, so processes whose `[alerts]`
-    /// thresholds differ don't take turns opening and resolving one alert.
-    Serve(String),
-    /// `gatehouse alerts`: evaluates now unless a running `serve` holds the
-    /// slot (then that one's result is current), and claims nothing.
+    /// A long-running process evaluating in the background (`serve`, the
+    /// tray), by an id unique to the process. It claims the slot and keeps it
+    /// while it evaluates, so processes whose `[alerts]` thresholds differ
+    /// don't take turns opening and resolving one alert.
+    Background(String),
+    /// `gatehouse alerts`: evaluates now unless a background evaluator holds
+    /// the slot (then that one's result is current), and claims nothing.
     OnDemand,
+}
+
+impl Evaluator {
+    /// This process as a background evaluator (one id for its lifetime).
+    pub fn this_process() -> &'static Evaluator {
+        static ME: std::sync::OnceLock<Evaluator> = std::sync::OnceLock::new();
+        ME.get_or_init(|| {
+            let mut b = [0u8; 4];
+            getrandom::fill(&mut b).expect("the OS has a random source");
+            Evaluator::Background(format!("{}-{}", std::process::id(), hex::encode(b)))
+        })
+    }
+
+    /// The id a background evaluator holds the slot by.
+    pub fn holder(&self) -> Option<&str> {
+        match self {
+            Evaluator::Background(id) => Some(id),
+            Evaluator::OnDemand => None,
+        }
+    }
 }
 
 /// The evaluation slot as the `meta` row has it.
@@ -92,8 +113,8 @@ impl AlertsChecked {
 }
 
 /// Whether `who` may evaluate at `now`, the slot being `slot`: not while
-/// another `serve` holds it (unless it has been silent for
-/// [`TAKEOVER_PERIODS`]), and a `serve` at most once per `check_every`.
+/// another background evaluator holds it (unless it has been silent for
+/// [`TAKEOVER_PERIODS`]), and a background one at most once per `check_every`.
 pub fn may_evaluate(
     slot: Option<&AlertsChecked>,
     who: &Evaluator,
@@ -105,7 +126,7 @@ pub fn may_evaluate(
     let every = i64::try_from(check_every.as_millis()).unwrap_or(i64::MAX);
     let held_by_another = match (&slot.holder, who) {
         (None, _) => false,
-        (Some(h), Evaluator::Serve(me)) => h != me,
+        (Some(h), Evaluator::Background(me)) => h != me,
         (Some(_), Evaluator::OnDemand) => true,
     };
     if held_by_another && age < every.saturating_mul(TAKEOVER_PERIODS) {
@@ -113,7 +134,7 @@ pub fn may_evaluate(
     }
     match who {
         Evaluator::OnDemand => true,
-        Evaluator::Serve(_) => age >= every,
+        Evaluator::Background(_) => age >= every,
     }
 }
 
@@ -172,10 +193,7 @@ impl Store {
             }
             let found = findings(&HistoryReads::new(tx, busy))?;
             let changes = apply(tx, &found, now).map_err(map)?;
-            let holder = match who {
-                Evaluator::Serve(id) => id.as_str(),
-                Evaluator::OnDemand => "",
-            };
+            let holder = who.holder().unwrap_or_default();
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 params![CHECKED, format!("{} {holder}", now.0)],
@@ -335,7 +353,10 @@ mod tests {
         let t = temp_store();
         let s = &t.store;
         let every = Duration::from_secs(10);
-        let (a, b) = (Evaluator::Serve("a".into()), Evaluator::Serve("b".into()));
+        let (a, b) = (
+            Evaluator::Background("a".into()),
+            Evaluator::Background("b".into()),
+        );
         let eval = |who: &Evaluator, at: i64| {
             s.evaluate_alerts(who, every, UnixMillis(at), |_| Ok(Vec::new()))
                 .unwrap()

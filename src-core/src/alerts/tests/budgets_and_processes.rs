@@ -76,7 +76,10 @@ fn processes_with_different_thresholds_do_not_take_turns_opening_and_resolving()
     let other = Store::open(h.t.store.path()).unwrap();
     let mut strict = h.cfg.clone();
     strict.budget_min_refusals = 5;
-    let (a, b) = (Evaluator::Serve("a".into()), Evaluator::Serve("b".into()));
+    let (a, b) = (
+        Evaluator::Background("a".into()),
+        Evaluator::Background("b".into()),
+    );
     let tool = "gmail__send";
     h.calls(
         2,
