@@ -62,14 +62,25 @@ pub fn findings(
     Ok(out)
 }
 
-/// Evaluates every rule at `now` and records what changed (new episodes
-/// open, cleared ones resolve), if it is `who`'s turn ([`may_evaluate`]):
-/// `None` when another `serve` holds the evaluation slot (or `who`, a
-/// `serve`, evaluated less than `check_every` ago). The window is read, the
-/// rules run and their findings are applied in one `BEGIN IMMEDIATE`
-/// transaction, which decides the turn again; only the baseline (the past)
-/// is read before it, without a lock.
+/// Evaluates every rule at `now` on demand (`gatehouse alerts`, the tray's
+/// Alerts page) and records what changed: new episodes open, cleared ones
+/// resolve. Nothing changes while a background evaluator holds the
+/// evaluation slot: its result, at most `check_every` old, is current.
 pub fn evaluate(
+    store: &Store,
+    cfg: &AlertsConfig,
+    now: UnixMillis,
+) -> Result<AlertChanges, StoreError> {
+    Ok(evaluate_as(store, cfg, now, &Evaluator::OnDemand)?.unwrap_or_default())
+}
+
+/// Evaluates every rule at `now` and records what changed, if it is `who`'s
+/// turn ([`may_evaluate`]): `None` when another background evaluator holds
+/// the evaluation slot (or `who`, one, evaluated less than `check_every`
+/// ago). The window is read, the rules run and their findings are applied
+/// in one `BEGIN IMMEDIATE` transaction, which decides the turn again; only
+/// the baseline (the past) is read before it, without a lock.
+pub fn evaluate_as(
     store: &Store,
     cfg: &AlertsConfig,
     now: UnixMillis,
@@ -93,7 +104,7 @@ pub fn evaluate_if_due(
     cfg: &AlertsConfig,
     now: UnixMillis,
 ) -> Result<Option<AlertChanges>, StoreError> {
-    evaluate(store, cfg, now, Evaluator::this_process())
+    evaluate_as(store, cfg, now, Evaluator::this_process())
 }
 
 /// What `gatehouse alerts` lists: open alerts and those resolved in the last

@@ -94,9 +94,9 @@ fn processes_with_different_thresholds_do_not_take_turns_opening_and_resolving()
     let mut seen = Vec::new();
     let mut count = |c: Option<AlertChanges>| seen.push(c.unwrap_or_default());
     for _ in 0..4 {
-        count(evaluate(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
+        count(evaluate_as(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
         h.clock.advance(step / 2);
-        count(evaluate(&other, &strict, h.clock.now(), &b).unwrap());
+        count(evaluate_as(&other, &strict, h.clock.now(), &b).unwrap());
         h.clock.advance(step / 2);
     }
     let totals = |seen: &[AlertChanges]| {
@@ -108,9 +108,9 @@ fn processes_with_different_thresholds_do_not_take_turns_opening_and_resolving()
     // The first process stops: the second takes over, once, with its own thresholds.
     h.t.store.release_alerts_slot("a").unwrap();
     for _ in 0..4 {
-        count(evaluate(&other, &strict, h.clock.now(), &b).unwrap());
+        count(evaluate_as(&other, &strict, h.clock.now(), &b).unwrap());
         h.clock.advance(step / 2);
-        count(evaluate(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
+        count(evaluate_as(&h.t.store, &h.cfg, h.clock.now(), &a).unwrap());
         h.clock.advance(step / 2);
     }
     assert_eq!(totals(&seen), (1, 1), "handed over once, then steady");
