@@ -2,7 +2,7 @@
 # Builds Gatehouse in release mode and runs every benchmark scenario
 # (src-core/benches/guard.rs); the results are printed as Markdown tables.
 #
-#   scripts/bench.sh                     all scenarios: decision e2e multi startup tracing
+#   scripts/bench.sh                     all scenarios: decision e2e multi startup tracing alerts
 #   scripts/bench.sh e2e startup         only these
 #   scripts/bench.sh --quick             fewer samples (a smoke test, not numbers to record)
 #

@@ -1,7 +1,7 @@
 //! Gatehouse's performance benchmarks: one binary, scenarios chosen by argument.
 //!
 //! ```text
-//! cargo bench -p gatehouse --bench guard -- [decision] [e2e] [multi] [startup] [tracing] [--quick]
+//! cargo bench -p gatehouse --bench guard -- [decision] [e2e] [multi] [startup] [tracing] [alerts] [--quick]
 //! ```
 //!
 //! With no scenario, all run. `scripts/bench.sh` is the one command that builds
@@ -19,12 +19,16 @@
 //! - `tracing`: what traces add per call: `serve` with traces off, with span
 //!   files (the default), and with span files plus OTLP export to a local
 //!   receiver, interleaved call by call.
+//! - `alerts`: how long one alert evaluation (read and apply, one
+//!   transaction) holds the write lock, over a day of history.
 //!
 //! Environment: `GATEHOUSE_LOG` (the log filter, as for `serve`; passed on),
 //! `GATEHOUSE_BENCH_BIN` (default: the `gatehouse` that cargo
 //! built alongside), `GATEHOUSE_BENCH_EVERYTHING` (server-everything's
 //! `dist/index.js`, default: `tests/node_modules`, see `tests/setup.sh`).
 
+#[path = "guard/alerts.rs"]
+mod alerts;
 #[path = "guard/decision.rs"]
 mod decision;
 #[path = "guard/e2e.rs"]
@@ -200,7 +204,7 @@ fn main() -> Result<()> {
         .map(String::as_str)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    const ALL: [&str; 5] = ["decision", "e2e", "multi", "startup", "tracing"];
+    const ALL: [&str; 6] = ["decision", "e2e", "multi", "startup", "tracing", "alerts"];
     if chosen.is_empty() {
         chosen = ALL.to_vec();
     }
@@ -222,6 +226,7 @@ fn main() -> Result<()> {
             }
             "startup" => startup::run(sizes)?,
             "tracing" => traced::run(sizes)?,
+            "alerts" => alerts::run(sizes)?,
             _ => unreachable!(),
         }
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::agents::token;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::home::{EnvMap, Home};
 use crate::secrets::{Secrets, StoreKind};
 use crate::store::{AgentStatus, ConnectionState, Store};
@@ -63,7 +63,7 @@ fn writable_dir(dir: &Path) -> Result<(), String> {
 /// asked for its tools (waiting up to `upstream_start_seconds`).
 pub async fn run(home: &Home, env: &EnvMap, start_upstreams: bool) -> Vec<Check> {
     let mut out = Vec::new();
-    let config = match Config::load(&home.config_file) {
+    let config = match Config::load_for(home) {
         Ok(c) => {
             let detail = match &c.source {
                 Some(p) if p.exists() => format!("{} is valid", p.display()),
@@ -76,12 +76,14 @@ pub async fn run(home: &Home, env: &EnvMap, start_upstreams: bool) -> Vec<Check>
             Some(c)
         }
         Err(e) => {
-            out.push(check(
-                "config",
-                Level::Fail,
-                e.to_string(),
-                Some("edit the file at the line named; `docs/configuration.md` lists every key"),
-            ));
+            let fix = match &e {
+                ConfigError::Missing { variable, .. } => format!(
+                    "create the file (an empty file means the defaults), point {variable} at your config file, or unset {variable} to use config.toml in the Gatehouse folder"
+                ),
+                ConfigError::Read { .. } => "make the file readable by this user".to_string(),
+                ConfigError::Invalid { .. } => "edit the file at the line named (`docs/configuration.md` lists every key); running `gatehouse serve` processes keep the config they loaded before until then, and `serve` won't start".to_string(),
+            };
+            out.push(check("config", Level::Fail, e.to_string(), Some(&fix)));
             None
         }
     };

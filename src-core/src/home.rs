@@ -18,8 +18,11 @@ pub fn process_env() -> EnvMap {
 /// Every path Gatehouse reads or writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Home {
-    /// `config.toml`; absent means embedded defaults.
+    /// `config.toml`; absent means embedded defaults, unless `config_named_by` is set.
     pub config_file: PathBuf,
+    /// The variable that named `config_file` (`GATEHOUSE_CONFIG`), when one did:
+    /// then a missing file is an error, never a silent fall-back to the defaults.
+    pub config_named_by: Option<&'static str>,
     /// The SQLite database every process shares.
     pub db_file: PathBuf,
     /// Daily JSON log files.
@@ -41,6 +44,7 @@ impl Home {
         let dir = dir.as_ref();
         Self {
             config_file: dir.join("config.toml"),
+            config_named_by: None,
             db_file: dir.join("gatehouse.db"),
             logs_dir: dir.join("logs"),
             traces_dir: dir.join("traces"),
@@ -60,6 +64,7 @@ impl Home {
                 let data = dirs.data_dir();
                 Self {
                     config_file: dirs.config_dir().join("config.toml"),
+                    config_named_by: None,
                     db_file: data.join("gatehouse.db"),
                     logs_dir: data.join("logs"),
                     traces_dir: data.join("traces"),
@@ -69,6 +74,7 @@ impl Home {
         };
         if let Some(file) = env.get("GATEHOUSE_CONFIG").filter(|v| !v.is_empty()) {
             home.config_file = PathBuf::from(file);
+            home.config_named_by = Some("GATEHOUSE_CONFIG");
         }
         Ok(home)
     }
@@ -98,9 +104,10 @@ mod tests {
             ("GATEHOUSE_HOME".into(), "/tmp/gh".into()),
             ("GATEHOUSE_CONFIG".into(), "/etc/gh.toml".into()),
         ]);
-        assert_eq!(
-            Home::from_env(&env).unwrap().config_file,
-            PathBuf::from("/etc/gh.toml")
-        );
+        let home = Home::from_env(&env).unwrap();
+        assert_eq!(home.config_file, PathBuf::from("/etc/gh.toml"));
+        assert_eq!(home.config_named_by, Some("GATEHOUSE_CONFIG"));
+        let implicit = Home::from_env(&EnvMap::from([("GATEHOUSE_HOME".into(), "/x".into())]));
+        assert_eq!(implicit.unwrap().config_named_by, None);
     }
 }

@@ -195,6 +195,10 @@ pub struct HistoryView {
     pub args: Value,
     /// A redacted explanation, for failures.
     pub message: Option<String>,
+    /// For `rate_limited`: the budget's scope (`agent`, `tool`, `agent_tool`), as the refusal said.
+    pub scope: Option<String>,
+    /// For `denied`: the reason (`bad_token`, `paused`, `tool_forbidden`, ...), as the refusal said.
+    pub reason: Option<String>,
 }
 
 impl From<&HistoryRow> for HistoryView {
@@ -212,6 +216,8 @@ impl From<&HistoryRow> for HistoryView {
             latency_ms: r.latency_us as f64 / 1000.0,
             args: serde_json::from_str(&r.args).unwrap_or(Value::Null),
             message: r.message.clone(),
+            scope: r.refusal_scope.clone(),
+            reason: r.deny_reason.clone(),
         }
     }
 }

@@ -85,7 +85,7 @@ impl Core {
 
     /// The configuration in the file now (the embedded defaults when there is none).
     pub fn config(&self) -> Result<Config, UiError> {
-        Config::load(&self.home.config_file).map_err(UiError::Config)
+        Config::load_for(&self.home).map_err(UiError::Config)
     }
 
     /// Agent operations.

@@ -79,6 +79,12 @@ fn a_drained_tool_budget_raises_budget_exhausted_naming_the_agent() {
         "rate_limited"
     );
     assert!(s.finish().success());
+    let refused = &home.history()[0];
+    assert_eq!(
+        (&refused["code"], &refused["scope"], &refused["reason"]),
+        (&json!("rate_limited"), &json!("tool"), &json!(null)),
+        "{refused}"
+    );
     let alerts = home.json(&["alerts"]);
     let a = &alerts[0];
     assert_eq!(a["kind"], "budget_exhausted", "{alerts}");

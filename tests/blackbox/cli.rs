@@ -90,6 +90,58 @@ fn a_broken_config_stops_serve_with_file_line_and_key() {
 }
 
 #[test]
+fn a_named_config_file_that_does_not_exist_stops_serve_and_fails_doctor() {
+    let home = Home::new();
+    let missing = home.path().join("elsewhere/gatehouse.toml");
+    let missing_text = missing.display().to_string();
+    let named = [("GATEHOUSE_CONFIG", missing_text.as_str())];
+    let s = home.serve(&named);
+    let (stderr, log) = (s.stderr.clone(), s.stdout_log.clone());
+    let status = s.finish();
+    assert!(
+        !status.success(),
+        "serve must not fall back to the defaults"
+    );
+    let err = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+    assert!(
+        err.contains("GATEHOUSE_CONFIG") && err.contains(&missing_text),
+        "{err}"
+    );
+    assert!(log.lock().unwrap().is_empty(), "nothing on stdout");
+
+    let out = home
+        .cmd()
+        .env("GATEHOUSE_CONFIG", &missing)
+        .args(["doctor", "--json", "--no-start"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "doctor fails");
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "config")
+        .unwrap();
+    assert_eq!(config["level"], json!("fail"), "{config}");
+    let detail = config["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("GATEHOUSE_CONFIG") && detail.contains(&missing_text),
+        "{detail}"
+    );
+    assert!(
+        config["fix"].as_str().unwrap().contains("GATEHOUSE_CONFIG"),
+        "{config}"
+    );
+
+    // The implicit config.toml in the home may be missing: the defaults serve.
+    let out = home.run(&["doctor", "--json", "--no-start"]);
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(checks[0]["name"], "config");
+    assert_eq!(checks[0]["level"], json!("ok"), "{checks}");
+}
+
+#[test]
 fn doctor_reports_problems_with_their_fixes() {
     let home = Home::with_config("[[upstream]]\nname = \"ghost\"\ncommand = \"/no/such/server\"\n");
     let out = home.run(&["doctor", "--json"]);
@@ -147,13 +199,10 @@ fn history_filters_by_agent_tool_and_status() {
             .len(),
         2
     );
-    assert_eq!(
-        home.json(&["history", "--status", "denied"])
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    let denied = home.json(&["history", "--status", "denied"]);
+    assert_eq!(denied.as_array().unwrap().len(), 1);
+    assert_eq!(denied[0]["reason"], "bad_token", "{denied}");
+    assert_eq!(denied[0]["scope"], json!(null));
     assert_eq!(
         home.json(&["history", "--tool", "gatehouse__budgets", "--limit", "1"])
             .as_array()

@@ -21,6 +21,7 @@ mod otlp;
 mod pause;
 mod protocol;
 mod redaction;
+mod reload;
 mod traces;
 mod upstream;
 mod util;

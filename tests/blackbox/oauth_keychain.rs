@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::keyring_util::Keyring;
 use crate::oauth_util::{Connecting, Fakes, assert_no_tokens, browse, connect, connections};
-use crate::util::{Home, structured};
+use crate::util::{Home, structured, text};
 
 #[test]
 fn keyutils_holds_the_tokens_where_no_secret_service_runs() {
@@ -117,7 +117,8 @@ fn an_absent_or_locked_keychain_is_a_clear_error_and_nothing_falls_back_to_a_fil
     assert_eq!(home.json(&["connections"]), json!([]));
     drop(locked);
 
-    // Connected, then the keyring locks: calls are denied with the reason, not failed or let through.
+    // Connected, then the keyring locks: calls are refused as retryable (an
+    // unlock prompt passes), never let through or failed as permanent.
     let mut keyring = Keyring::unlocked();
     let home = Home::with_config(&fakes.config());
     let token = home.add_agent("bot");
@@ -134,8 +135,20 @@ fn an_absent_or_locked_keychain_is_a_clear_error_and_nothing_falls_back_to_a_fil
         ],
     );
     let r = s.call("github__list_notifications", json!({}));
-    assert_eq!(structured(&r)["code"], "denied", "{r}");
+    assert_eq!(structured(&r)["code"], "system_error", "{r}");
     assert_eq!(structured(&r)["reason"], "keychain_unavailable");
+    assert_eq!(structured(&r)["retryable"], true);
+    assert!(
+        structured(&r)["retry_after_ms"].as_i64().unwrap() > 0,
+        "{r}"
+    );
+    assert!(text(&r).contains("unlock"), "{r}");
+    let row = &home.history()[0];
+    assert_eq!(
+        (row["status"].as_str(), row["code"].as_str()),
+        (Some("system_error"), Some("system_error")),
+        "{row}"
+    );
     let doctor = home
         .cmd()
         .args(["doctor", "--no-start", "--json"])

@@ -1,7 +1,9 @@
 //! Refresh across processes: four `serve` processes whose access token
 //! expired at once spend the single-use refresh token exactly once (a lease
-//! row in SQLite), and a refresh token the provider rejects marks the
-//! connection `needs_reconnect` for every call, without a retry loop.
+//! row in SQLite), a refresh token the provider rejects marks the
+//! connection `needs_reconnect` for every call, without a retry loop, and an
+//! API that refuses an access token gets one refresh and one retry: the call
+//! succeeds, or (refused again) the connection needs reconnecting.
 
 use std::time::Duration;
 
@@ -133,4 +135,87 @@ fn a_rejected_refresh_token_needs_reconnection_and_calls_are_denied() {
     let err = s.stderr_text();
     s.finish();
     assert_no_tokens(&home, &fakes, &[err.as_bytes()]);
+}
+
+#[test]
+fn an_access_token_refused_early_is_refreshed_once_and_the_call_retried() {
+    let fakes = Fakes::start();
+    let keyring = Keyring::unlocked();
+    let (home, token) = setup(&fakes, "");
+    connect(&home, "github", &keyring.env());
+    let mut s = session(&home, &token, Some(&keyring));
+    assert_eq!(
+        s.call("github__list_notifications", json!({}))["isError"],
+        false
+    );
+    // The provider ends the access token before its expiry: 401, refresh, retry.
+    fakes.expire_access_tokens();
+    let r = s.call("github__list_notifications", json!({}));
+    assert_eq!(r["isError"], false, "{r}");
+    let state = fakes.state();
+    assert_eq!(state["stats"]["refresh_requests"], 1);
+    let github: Vec<bool> = state["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["service"] == "github" && r["path"] == "/notifications")
+        .map(|r| r["authorized"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        github,
+        [true, false, true],
+        "ok, 401, retried with the new token"
+    );
+    assert_eq!(home.json(&["connections"])[0]["state"], "connected");
+    let err = s.stderr_text();
+    s.finish();
+    assert_no_tokens(&home, &fakes, &[err.as_bytes()]);
+}
+
+#[test]
+fn an_access_token_refused_after_a_refresh_needs_reconnection_without_a_retry_loop() {
+    let fakes = Fakes::start();
+    let keyring = Keyring::unlocked();
+    let (home, token) = setup(&fakes, "");
+    connect(&home, "github", &keyring.env());
+    // The user removed the app's access at GitHub: every token is refused.
+    fakes.set(json!({"github_reject_tokens": true}));
+    let (github, auth) = (fakes.requests_to("github"), fakes.requests_to("auth"));
+    let mut s = session(&home, &token, Some(&keyring));
+    let r = s.call("github__list_notifications", json!({}));
+    let e = structured(&r);
+    assert_eq!(e["code"], "denied", "{r}");
+    assert_eq!(e["reason"], "reconnect_required");
+    assert_eq!(e["retryable"], false);
+    assert_eq!(
+        fakes.requests_to("github"),
+        github + 2,
+        "the call and its one retry"
+    );
+    assert_eq!(fakes.requests_to("auth"), auth + 1, "one refresh");
+    let c = home.json(&["connections"]);
+    assert_eq!(c[0]["state"], "needs_reconnect", "{c}");
+    assert!(
+        c[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("even after a refresh"),
+        "{c}"
+    );
+    // The next calls, from this process or another, stop before the provider.
+    let r = s.call("github__list_notifications", json!({}));
+    assert_eq!(structured(&r)["reason"], "reconnect_required", "{r}");
+    let mut other = session(&home, &token, Some(&keyring));
+    let r = other.call("github__list_notifications", json!({}));
+    assert_eq!(structured(&r)["reason"], "reconnect_required", "{r}");
+    assert_eq!(
+        fakes.requests_to("github"),
+        github + 2,
+        "no request after the verdict"
+    );
+    assert_eq!(fakes.requests_to("auth"), auth + 1);
+    let errs = [s.stderr_text(), other.stderr_text()];
+    s.finish();
+    other.finish();
+    assert_no_tokens(&home, &fakes, &[errs[0].as_bytes(), errs[1].as_bytes()]);
 }

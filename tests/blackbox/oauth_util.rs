@@ -92,6 +92,27 @@ impl Fakes {
         assert!(r.status().is_success());
     }
 
+    /// Makes every access token issued so far invalid at the APIs (as a
+    /// provider does when it expires tokens early); new ones work.
+    pub fn expire_access_tokens(&self) {
+        let r = self
+            .http
+            .post(format!("{}/expire_access_tokens", self.control))
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// How many requests reached `service` (`auth` counts refreshes).
+    pub fn requests_to(&self, service: &str) -> usize {
+        self.state()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["service"] == service)
+            .count()
+    }
+
     /// Approves (or denies) every pending device code, as the user would on github.com.
     pub fn approve_devices(&self, deny: bool) {
         self.http

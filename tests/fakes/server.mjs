@@ -42,6 +42,7 @@ const state = {
     github_secondary_next: 0,  // next N GitHub calls get 429 + retry-after
     gmail_rate_limit_next: 0,  // next N Gmail calls get 429 + Retry-After
     github_error_next: 0,      // next N GitHub calls get 502
+    github_reject_tokens: false, // every GitHub API call gets 401, whatever the token (the grant was revoked)
   },
   device: new Map(),          // device_code -> {user_code, approved, client, polls, scope}
   requests: [],               // {service, method, path, traceparent, authorized}
@@ -209,7 +210,7 @@ const gh = await serve(async (req, res) => {
     return send(res, 200, { ...issue('github', true), scope: d.scope ? d.scope.split(' ').join(',') : '' });
   }
   // The REST API: every request needs a valid GitHub bearer token.
-  const ok = bearer(req, 'github');
+  const ok = bearer(req, 'github') && !state.config.github_reject_tokens;
   record('github', req, ok);
   if (!ok) return send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' });
   if (state.config.github_rate_limit_next > 0) {

@@ -156,6 +156,9 @@ impl Decider {
             latency_us: started.elapsed().as_micros() as i64,
             args: redactor.summarize(&args, &self.tool.safe).to_string(),
             message,
+            refusal_scope: None,
+            deny_reason: None,
+            client: None,
         };
         self.recorder.write(rec).await;
         let t4 = Instant::now();
@@ -348,6 +351,9 @@ fn raw_store(home: &Home, sizes: Sizes) -> Result<()> {
             latency_us: 42,
             args: r#"{"message":"<str:24 #0123456789ab>"}"#.into(),
             message: None,
+            refusal_scope: None,
+            deny_reason: None,
+            client: None,
         })?;
         let t3 = Instant::now();
         if i >= 500 {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::clock::UnixMillis;
 use crate::config::AlertsConfig;
-use crate::store::{Finding, ToolStats};
+use crate::store::{AuthFailures, Finding, ToolStats};
 
 /// "10 min", "24 h", "90 s": a window as the `why` texts name it.
 pub fn span(d: Duration) -> String {
@@ -99,8 +99,9 @@ pub fn latency_spike(
     })
 }
 
-/// `budget_exhausted`: one of the tool's budgets refused `refusals` calls in
-/// the window; names the agents whose calls used it up (`consumers`, most first).
+/// `budget_exhausted`, scope `tool`: the tool's budget, shared by all
+/// agents, refused `refusals` calls in the window; names the agent whose calls
+/// used it up (`consumers`: agents and their calls that passed, most first).
 pub fn budget_exhausted(
     tool: &str,
     refusals: u64,
@@ -128,34 +129,53 @@ pub fn budget_exhausted(
     })
 }
 
-/// Where auth failures come from: the agent when known, else the client that
-/// sent a bad token (as the history message names it).
-pub fn source(agent: Option<&str>, message: &str) -> String {
-    match agent {
-        Some(a) => format!("agent \"{a}\""),
-        None => match message.strip_prefix("bad_token from ") {
-            Some(client) => format!("{client} with a bad token"),
-            None => "a client with a bad token".to_string(),
-        },
+/// `budget_exhausted`, scope `agent_tool`: `agent`'s own budget on `tool`
+/// refused `refusals` calls in the window. The subject is that pair, and the
+/// agent named is the refused one (its budget is no one else's); `passed`:
+/// its calls to the tool that went through in the window.
+pub fn agent_tool_budget_exhausted(
+    tool: &str,
+    agent: &str,
+    refusals: u64,
+    passed: u64,
+    cfg: &AlertsConfig,
+) -> Option<Finding> {
+    if refusals < u64::from(cfg.budget_min_refusals) {
+        return None;
     }
+    Some(Finding {
+        kind: "budget_exhausted",
+        subject: format!("{tool} for agent \"{agent}\""),
+        why: format!(
+            "{tool}: agent \"{agent}\" used up its own budget for this tool; it refused {refusals} call{} of \"{agent}\" in the last {}, after {passed} that passed",
+            if refusals == 1 { "" } else { "s" },
+            span(cfg.window)
+        ),
+    })
 }
 
-/// The reason code of an auth failure's history message.
-fn reason(message: &str) -> &str {
-    message.split_whitespace().next().unwrap_or(message)
+/// Where auth failures come from: the agent when known, else the client that
+/// sent a bad token.
+pub fn source(agent: Option<&str>, client: Option<&str>) -> String {
+    match (agent, client) {
+        (Some(a), _) => format!("agent \"{a}\""),
+        (None, Some(c)) => format!("client \"{c}\" with a bad token"),
+        (None, None) => "a client with a bad token".to_string(),
+    }
 }
 
 /// Auth failures per source: count, and the reasons seen.
 type BySource = BTreeMap<String, (u64, Vec<String>)>;
 
-fn by_source(rows: &[(Option<String>, String, u64)]) -> BySource {
+fn by_source(rows: &[AuthFailures]) -> BySource {
     let mut out = BySource::new();
-    for (agent, message, n) in rows {
-        let e = out.entry(source(agent.as_deref(), message)).or_default();
-        e.0 += n;
-        let r = reason(message).to_string();
-        if !e.1.contains(&r) {
-            e.1.push(r);
+    for f in rows {
+        let e = out
+            .entry(source(f.agent.as_deref(), f.client.as_deref()))
+            .or_default();
+        e.0 += f.count;
+        if !e.1.contains(&f.reason) {
+            e.1.push(f.reason.clone());
         }
     }
     out
@@ -165,8 +185,8 @@ fn by_source(rows: &[(Option<String>, String, u64)]) -> BySource {
 /// and at least `auth_factor` times what its baseline rate predicts for a
 /// window (so a steady trickle the user has lived with is no spike).
 pub fn auth_failures(
-    window: &[(Option<String>, String, u64)],
-    baseline: &[(Option<String>, String, u64)],
+    window: &[AuthFailures],
+    baseline: &[AuthFailures],
     cfg: &AlertsConfig,
 ) -> Vec<Finding> {
     let base = by_source(baseline);
@@ -278,18 +298,39 @@ mod tests {
     }
 
     #[test]
+    fn an_agents_own_budget_on_a_tool_names_that_agent() {
+        let f = agent_tool_budget_exhausted("gmail__send", "cursor", 2, 10, &cfg()).unwrap();
+        assert_eq!(f.subject, "gmail__send for agent \"cursor\"");
+        assert_eq!(
+            f.why,
+            "gmail__send: agent \"cursor\" used up its own budget for this tool; it refused 2 calls of \"cursor\" in the last 10 min, after 10 that passed"
+        );
+        assert!(agent_tool_budget_exhausted("gmail__send", "cursor", 0, 1, &cfg()).is_none());
+    }
+
+    fn failures(
+        agent: Option<&str>,
+        client: Option<&str>,
+        reason: &str,
+        count: u64,
+    ) -> AuthFailures {
+        AuthFailures {
+            agent: agent.map(str::to_string),
+            client: client.map(str::to_string),
+            reason: reason.into(),
+            count,
+        }
+    }
+
+    #[test]
     fn auth_failures_are_grouped_by_source_against_their_baseline() {
         let window = vec![
-            (None, "bad_token from client \"cursor\"".to_string(), 6),
-            (Some("old".to_string()), "agent_revoked".to_string(), 2),
-            (Some("noisy".to_string()), "agent_denied".to_string(), 10),
+            failures(None, Some("cursor"), "bad_token", 6),
+            failures(Some("old"), None, "agent_revoked", 2),
+            failures(Some("noisy"), None, "agent_denied", 10),
         ];
         // "noisy" fails ~10 per window all day long: that is no spike.
-        let baseline = vec![(
-            Some("noisy".to_string()),
-            "agent_denied".to_string(),
-            10 * 6 * 24,
-        )];
+        let baseline = vec![failures(Some("noisy"), None, "agent_denied", 10 * 6 * 24)];
         let found = auth_failures(&window, &baseline, &cfg());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].subject, "client \"cursor\" with a bad token");

@@ -6,10 +6,23 @@ use super::*;
 use crate::clock::{Clock, FakeClock};
 use crate::config::Config;
 use crate::store::testing::{TempStore, temp_store};
-use crate::store::{CallRecord, CallStatus};
+use crate::store::{CallRecord, CallStatus, Evaluator};
+
+mod budgets_and_processes;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
+
+/// What a call's history row records beside its status, as the guard writes it.
+#[derive(Clone, Copy)]
+enum Why {
+    /// Nothing more (a call that ran).
+    Nothing,
+    /// `rate_limited` by a budget of this scope.
+    Budget(&'static str),
+    /// `denied` for this reason (with the client, for a bad token).
+    Denied(&'static str, Option<&'static str>),
+}
 
 struct H {
     t: TempStore,
@@ -36,7 +49,7 @@ impl H {
         agent: Option<&str>,
         status: CallStatus,
         latency_us: i64,
-        message: Option<&str>,
+        why: Why,
     ) {
         let now = self.clock.now().0;
         for i in 0..n {
@@ -53,12 +66,26 @@ impl H {
                     code: None,
                     latency_us,
                     args: "{}".into(),
-                    message: message.map(str::to_string),
+                    // The rules read the facts below, never this text.
+                    message: None,
+                    refusal_scope: match why {
+                        Why::Budget(scope) => Some(scope.into()),
+                        _ => None,
+                    },
+                    deny_reason: match why {
+                        Why::Denied(reason, _) => Some(reason.into()),
+                        _ => None,
+                    },
+                    client: match why {
+                        Why::Denied(_, client) => client.map(str::to_string),
+                        _ => None,
+                    },
                 })
                 .unwrap();
         }
     }
 
+    /// An on-demand evaluation (`gatehouse alerts`; no serve holds the slot here).
     fn evaluate(&self) -> AlertChanges {
         evaluate(&self.t.store, &self.cfg, self.clock.now()).unwrap()
     }
@@ -77,7 +104,15 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
     let h = H::new();
     let tool = "everything__echo";
     // Half the calls fail, but there is no history to compare with: silent.
-    h.calls(20, 5 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        20,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     h.calls(
         20,
         5 * MIN,
@@ -85,12 +120,20 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     assert_eq!(h.evaluate(), AlertChanges::default());
     // A day of history at 2% errors makes a baseline; the next spike fires.
     h.clock.advance(11 * MIN);
-    h.calls(490, 20 * HOUR, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        490,
+        20 * HOUR,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     h.calls(
         10,
         20 * HOUR,
@@ -98,9 +141,17 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
-    h.calls(30, 5 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        30,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     assert_eq!(
         h.evaluate(),
         AlertChanges::default(),
@@ -113,7 +164,7 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -133,13 +184,21 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::SystemError,
         1_000,
-        None,
+        Why::Nothing,
     );
     assert_eq!(h.evaluate(), AlertChanges::default());
     assert_eq!(h.open().len(), 1);
     // Healthy again for a window: resolved.
     h.clock.advance(11 * MIN);
-    h.calls(40, 9 * MIN, tool, Some("a"), CallStatus::Ok, 1_000, None);
+    h.calls(
+        40,
+        9 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        1_000,
+        Why::Nothing,
+    );
     let c = h.evaluate();
     assert_eq!(c.resolved.len(), 1, "{c:?}");
     assert!(h.open().is_empty());
@@ -149,7 +208,15 @@ fn error_rate_is_silent_before_the_baseline_fires_once_and_resolves() {
 fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
     let h = H::new();
     let tool = "github__search";
-    h.calls(40, 5 * MIN, tool, Some("a"), CallStatus::Ok, 900_000, None);
+    h.calls(
+        40,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        900_000,
+        Why::Nothing,
+    );
     assert_eq!(h.evaluate(), AlertChanges::default(), "no baseline yet");
     h.clock.advance(11 * MIN);
     h.calls(
@@ -159,9 +226,17 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::Ok,
         40_000,
-        None,
+        Why::Nothing,
     );
-    h.calls(40, 5 * MIN, tool, Some("a"), CallStatus::Ok, 45_000, None);
+    h.calls(
+        40,
+        5 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        45_000,
+        Why::Nothing,
+    );
     assert_eq!(
         h.evaluate(),
         AlertChanges::default(),
@@ -174,7 +249,7 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
         Some("a"),
         CallStatus::Ok,
         5_000_000,
-        None,
+        Why::Nothing,
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -187,7 +262,15 @@ fn latency_spike_is_silent_before_the_baseline_fires_once_and_resolves() {
     h.clock.advance(30_000);
     assert_eq!(h.evaluate(), AlertChanges::default(), "once per episode");
     h.clock.advance(11 * MIN);
-    h.calls(40, 9 * MIN, tool, Some("a"), CallStatus::Ok, 40_000, None);
+    h.calls(
+        40,
+        9 * MIN,
+        tool,
+        Some("a"),
+        CallStatus::Ok,
+        40_000,
+        Why::Nothing,
+    );
     assert_eq!(h.evaluate().resolved.len(), 1);
 }
 
@@ -202,7 +285,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("claude"),
         CallStatus::Ok,
         1_000,
-        None,
+        Why::Nothing,
     );
     h.calls(
         1,
@@ -211,7 +294,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("agent budget 60/minute is empty; retry after 900 ms"),
+        Why::Budget("agent"),
     );
     assert_eq!(
         h.evaluate(),
@@ -225,7 +308,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("tool budget 2/minute is empty; retry after 20000 ms"),
+        Why::Budget("tool"),
     );
     let c = h.evaluate();
     assert_eq!(c.opened.len(), 1, "{c:?}");
@@ -243,7 +326,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
         Some("cursor"),
         CallStatus::RateLimited,
         100,
-        Some("tool budget 2/minute is empty; retry after 20000 ms"),
+        Why::Budget("tool"),
     );
     assert_eq!(h.evaluate(), AlertChanges::default(), "once per episode");
     h.clock.advance(11 * MIN);
@@ -253,7 +336,7 @@ fn budget_exhaustion_names_the_agent_fires_once_and_resolves() {
 #[test]
 fn auth_failures_name_the_source_fire_once_and_resolve() {
     let h = H::new();
-    let bad = Some("bad_token from client \"cursor\"");
+    let bad = Why::Denied("bad_token", Some("cursor"));
     h.calls(
         4,
         5 * MIN,
@@ -270,7 +353,7 @@ fn auth_failures_name_the_source_fire_once_and_resolve() {
         Some("bot"),
         CallStatus::Denied,
         100,
-        Some("tool_forbidden"),
+        Why::Denied("tool_forbidden", None),
     );
     assert_eq!(
         h.evaluate(),
@@ -312,7 +395,7 @@ fn auth_failures_name_the_source_fire_once_and_resolve() {
 #[test]
 fn background_evaluation_waits_for_check_every_across_processes_and_open_lists_open_ones() {
     let h = H::new();
-    let bad = Some("bad_token from client \"cursor\"");
+    let bad = Why::Denied("bad_token", Some("cursor"));
     h.calls(
         5,
         MIN,

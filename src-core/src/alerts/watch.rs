@@ -1,16 +1,19 @@
 //! Alerts in a running `serve`: a background task that, at most every
 //! `check_every`, looks whether calls were recorded (one indexed read) or
-//! alerts are open, and if so, unless another process evaluated just now,
-//! evaluates the rules off the async threads. Opened alerts are logged as
-//! warnings (clients show `serve`'s stderr), resolved ones as info.
+//! alerts are open, and if so, when it is its turn (no other process holds
+//! the evaluation slot, and none evaluated just now), evaluates the rules off
+//! the async threads, claiming the slot; it gives the slot up when it stops.
+//! Opened alerts are logged as warnings (clients show `serve`'s stderr),
+//! resolved ones as info. The thresholds are read from the live config at
+//! each look, so an edit to `[alerts]` applies without a restart.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
-use crate::config::AlertsConfig;
-use crate::store::{AlertChanges, Store, StoreError};
+use crate::config::{AlertsConfig, LiveConfig};
+use crate::store::{AlertChanges, Evaluator, Store, StoreError};
 
 /// How often resolved alerts past the retention are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
@@ -23,24 +26,27 @@ struct Seen {
     pruned: Option<std::time::Instant>,
 }
 
-/// Runs until `stop`; does nothing when alerts are disabled.
-pub async fn run(
-    store: Store,
-    clock: SharedClock,
-    cfg: AlertsConfig,
-    retention_days: u32,
-    stop: CancellationToken,
-) {
-    if !cfg.enabled {
-        return;
-    }
+/// Runs until `stop`; looks at nothing while alerts are disabled.
+pub async fn run(store: Store, clock: SharedClock, live: LiveConfig, stop: CancellationToken) {
     let mut seen = Seen::default();
     loop {
+        let check_every = live.snapshot().alerts.check_every;
         tokio::select! {
-            () = tokio::time::sleep(cfg.check_every) => {}
-            () = stop.cancelled() => return,
+            () = tokio::time::sleep(check_every) => {}
+            () = stop.cancelled() => {
+                // Another process takes over at its next look, not after a takeover wait.
+                let s = store.clone();
+                let me = Evaluator::this_process().holder().unwrap_or_default();
+                let _ = tokio::task::spawn_blocking(move || s.release_alerts_slot(me)).await;
+                return;
+            }
         }
-        let (s, c, config) = (store.clone(), clock.clone(), cfg.clone());
+        let now_config = live.snapshot();
+        if !now_config.alerts.enabled {
+            continue;
+        }
+        let retention_days = now_config.retention_days;
+        let (s, c, config) = (store.clone(), clock.clone(), now_config.alerts.clone());
         let (last_call, open) = (seen.last_call, seen.open);
         let prune = seen.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
         let looked = tokio::task::spawn_blocking(move || {
@@ -67,7 +73,7 @@ pub async fn run(
     }
 }
 
-/// One look: `None` when there was nothing to do.
+/// One look: `None` when there was nothing to do, or it was not our turn.
 fn look(
     store: &Store,
     clock: &SharedClock,

@@ -23,6 +23,8 @@ pub fn run(ctx: &Ctx, a: AlertsArgs) -> Result<ExitCode> {
     let config = ctx.config()?;
     let store = ctx.store()?;
     let now = ctx.clock.now();
+    // When a running serve holds the evaluation, its result (at most one
+    // check_every old) is what's listed: its thresholds stay the ones in force.
     alerts::evaluate(&store, &config.alerts, now)?;
     let rows = alerts::list(&store, now, a.days)?;
     if a.json {

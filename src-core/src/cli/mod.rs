@@ -73,7 +73,7 @@ impl Ctx {
     }
 
     fn config(&self) -> Result<Config> {
-        Ok(Config::load(&self.home.config_file)?)
+        Ok(Config::load_for(&self.home)?)
     }
 }
 

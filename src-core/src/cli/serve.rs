@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use gatehouse::config::reload::Reloader;
 use gatehouse::server::{self, Deps, ProcessIdentity};
 use gatehouse::store::Store;
 use gatehouse::telemetry::otel::{Sinks, Telemetry};
@@ -17,9 +18,9 @@ use super::Ctx;
 
 pub fn run(ctx: Ctx) -> Result<ExitCode> {
     // Fail closed: with a broken config, serve nothing rather than serve with guesses.
-    let config = ctx
-        .config()
-        .context("gatehouse serve will not start with a broken config")?;
+    let (live, reloader) =
+        Reloader::load(&ctx.home).context("gatehouse serve will not start with a broken config")?;
+    let config = live.snapshot();
     let (sinks, otlp_problem) = Sinks::new(
         config.traces.local_files,
         &ctx.home.traces_dir,
@@ -61,10 +62,16 @@ pub fn run(ctx: Ctx) -> Result<ExitCode> {
         Arc::new(config.oauth.clone()),
         ctx.clock.clone(),
     );
+    // Edits to config.toml apply while serving (budgets, policies, approval, alerts).
+    let stop_reloading = tokio_util::sync::CancellationToken::new();
+    let _stop_reloading = stop_reloading.clone().drop_guard();
+    if let Err(e) = reloader.spawn(stop_reloading) {
+        tracing::warn!("edits to the config apply at the next start only: {e}");
+    }
     let deps = Deps {
         store,
         clock: ctx.clock.clone(),
-        config: Arc::new(config),
+        config: live,
         redactor,
         identity,
         env: ctx.env.clone(),

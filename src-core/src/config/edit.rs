@@ -2,13 +2,15 @@
 //! budget at a time, written back with the user's comments, order and
 //! formatting kept (`toml_edit`). The new text must pass the same strict
 //! loader as `serve` before it replaces the file, so an edit can't leave a
-//! config that refuses to start; the file is replaced atomically.
+//! config that refuses to start; the file is replaced atomically
+//! (`write`).
 
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, Table, value};
 
+use super::write::write_atomically;
 use super::{Config, ConfigError};
 use crate::agents::AgentName;
 use crate::budget::Period;
@@ -246,32 +248,6 @@ fn prune_empty(root: &mut Table, path: &[&str]) {
             parent.remove(name);
         }
     }
-}
-
-/// Writes `text` next to `path` and renames it over `path`, so a crash or a
-/// full disk never leaves half a config. Keeps the old file's permissions.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("config");
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        std::fs::write(&tmp, text)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -15,6 +15,19 @@ pub enum ConfigError {
         /// What the OS said.
         source: std::io::Error,
     },
+    /// A variable names a config file that does not exist. Only the implicit
+    /// default path may be missing (then the defaults serve): a named file
+    /// that is gone is a mistake, and serving the defaults would fail open.
+    #[error(
+        "{variable} names the config file {path}, which does not exist; create it \
+         (an empty file means the defaults), or correct or unset {variable}"
+    )]
+    Missing {
+        /// The variable, e.g. `GATEHOUSE_CONFIG`.
+        variable: String,
+        /// The file it names.
+        path: PathBuf,
+    },
     /// The file is not valid TOML, has an unknown key, a wrong type or a bad value.
     #[error("{path}:{line}:{column}: key `{key}`: {problem}")]
     Invalid {

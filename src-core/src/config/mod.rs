@@ -2,14 +2,18 @@
 //! load, from the embedded defaults with `config.toml` layered over them;
 //! downstream code never re-checks a value. A broken file is an error naming
 //! file, line and key, and `serve` refuses to start (fail closed). [`edit`]
-//! changes one budget in the file, comments kept, checked by the same loader.
+//! changes one budget in the file, comments kept, checked by the same loader;
+//! [`reload`] applies edits to a running `serve` ([`LiveConfig`]).
 
 mod alerts;
 pub mod edit;
 mod error;
 mod limits;
+mod live;
 mod oauth;
 mod raw;
+pub mod reload;
+mod write;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -20,11 +24,13 @@ pub use alerts::{AlertsConfig, TracesConfig};
 pub use error::ConfigError;
 use error::Source;
 pub use limits::{AgentLimits, LimitsConfig, PeriodBudgets};
+pub use live::LiveConfig;
 pub use oauth::{OAuthConfig, ProviderConfig};
 use raw::{RawConfig, RawLimits};
 use toml::Spanned;
 
 use crate::budget::Period;
+use crate::home::Home;
 use crate::tools::{ToolPattern, UpstreamName};
 
 /// The embedded defaults, also shown in `docs/configuration.md`.
@@ -115,11 +121,31 @@ impl Config {
         Config::from_layers(layer, Layer::default(), None)
     }
 
-    /// Reads `path` if it exists and layers it over the defaults.
+    /// The config `home` points at: its file layered over the defaults. A
+    /// file named by a variable (`GATEHOUSE_CONFIG`) must exist; only the
+    /// implicit default path may be missing.
+    pub fn load_for(home: &Home) -> Result<Config, ConfigError> {
+        Config::load_named(&home.config_file, home.config_named_by)
+    }
+
+    /// Reads `path` if it exists and layers it over the defaults (the
+    /// implicit default path: a missing file means the defaults).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_named(path, None)
+    }
+
+    /// Reads `path` and layers it over the defaults; when `named_by` (the
+    /// variable that named the file) is given, a missing file is an error.
+    pub fn load_named(path: &Path, named_by: Option<&str>) -> Result<Config, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(path, &text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::defaults()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match named_by {
+                None => Ok(Config::defaults()),
+                Some(variable) => Err(ConfigError::Missing {
+                    variable: variable.to_string(),
+                    path: path.to_path_buf(),
+                }),
+            },
             Err(source) => Err(ConfigError::Read {
                 path: path.to_path_buf(),
                 source,

@@ -30,6 +30,25 @@ fn the_embedded_defaults_serve_without_a_file() {
 }
 
 #[test]
+fn a_named_config_file_must_exist() {
+    let e = Config::load_named(Path::new("/nonexistent/gh.toml"), Some("GATEHOUSE_CONFIG"))
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::Missing { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("GATEHOUSE_CONFIG names the config file /nonexistent/gh.toml"),
+        "{text}"
+    );
+    let mut home = crate::home::Home::in_dir("/nonexistent");
+    assert!(
+        Config::load_for(&home).is_ok(),
+        "the implicit path may be missing"
+    );
+    home.config_named_by = Some("GATEHOUSE_CONFIG");
+    assert!(Config::load_for(&home).is_err());
+}
+
+#[test]
 fn the_design_example_parses() {
     let c = parse(
         r#"

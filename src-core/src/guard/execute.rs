@@ -9,14 +9,16 @@ use super::blocking;
 use super::call::Call;
 use super::limit::Permit;
 use super::outcome::{Outcome, Refusal};
+use crate::config::Config;
 use crate::store::AgentRow;
 use crate::telemetry::spans;
 use crate::tools::{ToolEntry, ToolKind, budgets};
 use crate::upstream::{Forward, UpstreamError};
 
-/// Runs `tool` for `agent`.
+/// Runs `tool` for `agent`, with the call's snapshot of the settings.
 pub async fn run(
     guard: &Guard,
+    config: &Config,
     agent: &AgentRow,
     tool: &ToolEntry,
     call: Call,
@@ -24,7 +26,7 @@ pub async fn run(
 ) -> Outcome {
     match &tool.kind {
         ToolKind::Budgets => {
-            run_budgets(guard, agent, call.args.into_inner())
+            run_budgets(guard, config, agent, call.args.into_inner())
                 .instrument(spans::builtin(tool.name.as_str()))
                 .await
         }
@@ -74,7 +76,12 @@ pub async fn run(
     }
 }
 
-async fn run_budgets(guard: &Guard, agent: &AgentRow, args: JsonObject) -> Outcome {
+async fn run_budgets(
+    guard: &Guard,
+    config: &Config,
+    agent: &AgentRow,
+    args: JsonObject,
+) -> Outcome {
     let args: budgets::BudgetsArgs = match serde_json::from_value(serde_json::Value::Object(args)) {
         Ok(a) => a,
         Err(e) => return Outcome::BadParams(format!("gatehouse__budgets: {e}")),
@@ -82,7 +89,7 @@ async fn run_budgets(guard: &Guard, agent: &AgentRow, args: JsonObject) -> Outco
     let tools: Vec<String> = match args.tool {
         Some(t) => vec![t],
         None => guard
-            .visible(agent)
+            .visible(config, agent)
             .await
             .into_iter()
             .filter(|t| t.kind != ToolKind::Budgets)
@@ -91,7 +98,7 @@ async fn run_budgets(guard: &Guard, agent: &AgentRow, args: JsonObject) -> Outco
     };
     let (store, limits, name, now) = (
         guard.store.clone(),
-        guard.config.limits.clone(),
+        config.limits.clone(),
         agent.name.clone(),
         guard.clock.now(),
     );

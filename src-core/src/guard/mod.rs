@@ -23,7 +23,7 @@ pub use outcome::{DenyReason, Outcome, Refusal};
 pub use record::Recorder;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, LiveConfig};
 use crate::store::{AgentRow, AgentStatus, CallRecord, Store, StoreError};
 use crate::telemetry::otel::metrics;
 use crate::telemetry::{Redactor, pii, spans};
@@ -55,7 +55,8 @@ where
 pub struct Guard {
     pub(crate) store: Store,
     pub(crate) clock: SharedClock,
-    pub(crate) config: Arc<Config>,
+    /// The settings; each call takes one snapshot and keeps it throughout.
+    pub(crate) config: LiveConfig,
     pub(crate) catalog: Catalog,
     pub(crate) recorder: Recorder,
     /// Calls in flight, so a stopping server can let them finish and be recorded.
@@ -70,14 +71,15 @@ struct Seen {
 }
 
 impl Guard {
-    /// A guard over `store`, with `config`, offering `catalog`.
+    /// A guard over `store`, with `config` (fixed, or live and reloaded), offering `catalog`.
     pub fn new(
         store: Store,
         clock: SharedClock,
-        config: Arc<Config>,
+        config: impl Into<LiveConfig>,
         catalog: Catalog,
         redactor: Redactor,
     ) -> Self {
+        let config = config.into();
         let recorder = Recorder {
             store: store.clone(),
             redactor,
@@ -106,9 +108,9 @@ impl Guard {
         }
     }
 
-    /// The settings this guard runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The settings this guard runs with now (one consistent version).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.snapshot()
     }
 
     /// Runs one call through the pipeline and records it.
@@ -125,7 +127,9 @@ impl Guard {
         // Only a bad token needs it afterwards, to name the source of the failure.
         let caller = call.caller.clone();
         let mut seen = Seen::default();
-        let outcome = self.run(call, &mut seen).await;
+        // One version of the settings for the whole call, whatever a reload does meanwhile.
+        let config = self.config.snapshot();
+        let outcome = self.run(call, &config, &mut seen).await;
 
         let redactor = &self.recorder.redactor;
         let safe = seen
@@ -142,11 +146,14 @@ impl Guard {
         let tool = seen
             .tool
             .map_or_else(|| tool_label(redactor, &tool_sent), |t| t.name.to_string());
-        let message = match &outcome {
-            Outcome::Refused(Refusal::Denied(DenyReason::BadToken)) => {
-                Some(record::bad_token_message(redactor, &caller))
-            }
-            _ => record::message(redactor, &outcome, &args, &tool),
+        let bad_token = matches!(
+            outcome,
+            Outcome::Refused(Refusal::Denied(DenyReason::BadToken))
+        );
+        let message = if bad_token {
+            Some(record::bad_token_message(redactor, &caller))
+        } else {
+            record::message(redactor, &outcome, &args, &tool)
         };
         let record = CallRecord {
             time,
@@ -160,6 +167,10 @@ impl Guard {
             latency_us: latency.as_micros() as i64,
             args: redactor.summarize(&args, &safe).to_string(),
             message,
+            // What the alert rules read: facts, never the message's wording.
+            refusal_scope: outcome.refusal_scope().map(str::to_string),
+            deny_reason: outcome.deny_reason().map(str::to_string),
+            client: bad_token.then(|| record::client_label(redactor, &caller)),
         };
         let error_type = outcome.error_type();
         spans::end_call(
@@ -181,11 +192,11 @@ impl Guard {
         outcome
     }
 
-    async fn run(&self, call: Call, seen: &mut Seen) -> Outcome {
+    async fn run(&self, call: Call, config: &Config, seen: &mut Seen) -> Outcome {
         let identify = Identify {
             store: &self.store,
             clock: &self.clock,
-            wait: self.config.approval_wait,
+            wait: config.approval_wait,
         };
         let agent = match identify
             .approved(&call.caller, &call.cancel, &call.client_gone)
@@ -196,7 +207,7 @@ impl Guard {
             Err(r) => return Outcome::Refused(r),
         };
         let allowed = spans::stage("guard.policy")
-            .in_scope(|| policy::check(&self.config.policy_for(&agent.name), &agent, &call.tool));
+            .in_scope(|| policy::check(&config.policy_for(&agent.name), &agent, &call.tool));
         if let Err(r) = allowed {
             return Outcome::Refused(r);
         }
@@ -213,7 +224,7 @@ impl Guard {
         };
         let permit = match limit::take(
             &self.store,
-            &self.config.limits,
+            &config.limits,
             &agent.name,
             &tool,
             self.clock.now(),
@@ -224,7 +235,7 @@ impl Guard {
             Ok(p) => p,
             Err(r) => return Outcome::Refused(r),
         };
-        execute::run(self, &agent, &tool, call, permit).await
+        execute::run(self, config, &agent, &tool, call, permit).await
     }
 
     /// `sent` as history, logs and spans name the tool: as sent when it is a
@@ -233,10 +244,10 @@ impl Guard {
         tool_label(&self.recorder.redactor, sent)
     }
 
-    /// The tools `agent` may call (policy applied); none when its stored
-    /// tool lists can't be read.
-    pub async fn visible(&self, agent: &AgentRow) -> Vec<ToolEntry> {
-        let policy = self.config.policy_for(&agent.name);
+    /// The tools `agent` may call (policy applied, as `config` has it);
+    /// none when its stored tool lists can't be read.
+    pub async fn visible(&self, config: &Config, agent: &AgentRow) -> Vec<ToolEntry> {
+        let policy = config.policy_for(&agent.name);
         let rules = match policy::Rules::new(&policy, agent) {
             Ok(rules) => rules,
             Err(refusal) => {
@@ -256,14 +267,15 @@ impl Guard {
     /// agent sees what it may call once approved (its calls then wait for the
     /// user); denied, revoked and unknown-token callers see nothing.
     pub async fn list_tools(&self, caller: &Caller) -> Vec<ToolEntry> {
+        let config = self.config.snapshot();
         let identify = Identify {
             store: &self.store,
             clock: &self.clock,
-            wait: self.config.approval_wait,
+            wait: config.approval_wait,
         };
         match identify.lookup(caller).await {
             Ok(agent) if matches!(agent.status, AgentStatus::Approved | AgentStatus::Pending) => {
-                self.visible(&agent).await
+                self.visible(&config, &agent).await
             }
             Ok(agent) => {
                 tracing::warn!(agent = %agent.name, status = agent.status.name(), "tools/list: agent may not call tools");

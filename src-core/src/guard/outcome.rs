@@ -53,11 +53,6 @@ pub enum DenyReason {
         /// Why (an OAuth error or a sentence; no secret).
         why: String,
     },
-    /// The OS keychain holding the account's tokens is locked or absent.
-    KeychainUnavailable {
-        /// What the keychain said and what to do.
-        why: String,
-    },
 }
 
 impl DenyReason {
@@ -72,7 +67,6 @@ impl DenyReason {
             DenyReason::ToolForbidden { .. } => "tool_forbidden",
             DenyReason::NotConnected { .. } => "not_connected",
             DenyReason::ReconnectRequired { .. } => "reconnect_required",
-            DenyReason::KeychainUnavailable { .. } => "keychain_unavailable",
         }
     }
 
@@ -87,7 +81,6 @@ impl DenyReason {
             DenyReason::ToolForbidden { agent, tool } => format!("Gatehouse refused the call: agent \"{agent}\" may not call {tool}. Use another tool, or ask the user to allow it."),
             DenyReason::NotConnected { provider } => format!("Gatehouse refused the call: the user's {provider} account is not connected. Ask the user to run `gatehouse connect {provider}`."),
             DenyReason::ReconnectRequired { provider, why } => format!("Gatehouse refused the call: the user's {provider} connection must be renewed ({why}). Do not retry; ask the user to run `gatehouse connect {provider}`."),
-            DenyReason::KeychainUnavailable { why } => format!("Gatehouse refused the call: it cannot read the account's tokens from the OS keychain ({why}). Ask the user to unlock the keychain or run `gatehouse doctor`."),
         }
     }
 }
@@ -108,6 +101,10 @@ pub enum Refusal {
     Denied(DenyReason),
     /// A stage could not decide, so the call is refused (fail closed).
     Unavailable(String),
+    /// The OS keychain holding the account's tokens is locked or can't be
+    /// reached. Transient (an unlock prompt, a session starting), so
+    /// retryable, unlike a denial. Holds what the keychain said (no secret).
+    KeychainUnavailable(String),
 }
 
 impl From<StoreError> for Refusal {
@@ -140,7 +137,9 @@ impl Outcome {
             Outcome::Refused(Refusal::RateLimited(_)) => CallStatus::RateLimited,
             Outcome::Refused(Refusal::ApprovalPending { .. }) => CallStatus::ApprovalPending,
             Outcome::Refused(Refusal::Denied(_)) => CallStatus::Denied,
-            Outcome::Refused(Refusal::Unavailable(_)) => CallStatus::SystemError,
+            Outcome::Refused(Refusal::Unavailable(_) | Refusal::KeychainUnavailable(_)) => {
+                CallStatus::SystemError
+            }
             Outcome::UpstreamFailed(e) if e.is_callers_fault() => CallStatus::BusinessError,
             Outcome::UpstreamFailed(_) => CallStatus::SystemError,
             Outcome::UnknownTool | Outcome::BadParams(_) => CallStatus::BusinessError,
@@ -159,6 +158,23 @@ impl Outcome {
         }
     }
 
+    /// For `rate_limited`: the scope of the budget that refused the call, as
+    /// history records it for the alert rules.
+    pub fn refusal_scope(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Refused(Refusal::RateLimited(n)) => Some(n.limit.key.scope.name()),
+            _ => None,
+        }
+    }
+
+    /// For `denied`: the reason code, as history records it for the alert rules.
+    pub fn deny_reason(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Refused(Refusal::Denied(reason)) => Some(reason.code()),
+            _ => None,
+        }
+    }
+
     /// The error contract's `code` (none for a success or a tool's own error).
     pub fn code(&self) -> Option<&'static str> {
         match self {
@@ -166,7 +182,9 @@ impl Outcome {
             Outcome::Refused(Refusal::RateLimited(_)) => Some("rate_limited"),
             Outcome::Refused(Refusal::ApprovalPending { .. }) => Some("approval_pending"),
             Outcome::Refused(Refusal::Denied(_)) => Some("denied"),
-            Outcome::Refused(Refusal::Unavailable(_)) => Some("system_error"),
+            Outcome::Refused(Refusal::Unavailable(_) | Refusal::KeychainUnavailable(_)) => {
+                Some("system_error")
+            }
             Outcome::UpstreamFailed(UpstreamError::Cancelled) => Some("cancelled"),
             Outcome::UpstreamFailed(_) => Some("upstream_error"),
             Outcome::UnknownTool => Some("unknown_tool"),

@@ -44,8 +44,10 @@ pub fn message(
             Some("waiting for the user's approval".into())
         }
         Outcome::Refused(Refusal::Denied(reason)) => Some(reason.code().into()),
-        // Gatehouse's own sentences (a store error, a damaged policy).
-        Outcome::Refused(Refusal::Unavailable(why)) => Some(redactor.message(why, args)),
+        Outcome::Refused(Refusal::Unavailable(why) | Refusal::KeychainUnavailable(why)) => {
+            // Gatehouse's own sentences (a store error, a damaged policy, the keychain).
+            Some(redactor.message(why, args))
+        }
         Outcome::UpstreamFailed(e) => Some(upstream_message(redactor, e, args)),
         Outcome::UnknownTool => Some("no such tool".into()),
         Outcome::BadParams(m) => Some(format!(
@@ -95,12 +97,21 @@ fn upstream_message(redactor: &Redactor, e: &UpstreamError, args: &JsonObject) -
 }
 
 /// Who sent a bad token, for the history message (`bad_token from client
-/// "cursor"`) that names the source of auth failures: the client's cleaned
-/// name (else its executable's), hidden like a value when it looks personal.
+/// "cursor"`) that names the source of auth failures.
 pub fn bad_token_message(redactor: &Redactor, caller: &Caller) -> String {
+    format!(
+        "bad_token from client \"{}\"",
+        client_label(redactor, caller)
+    )
+}
+
+/// The client behind a call, as history names it (the `client` column the
+/// auth-failure alert groups by): its cleaned name (else its executable's),
+/// hidden like a value when it looks personal.
+pub fn client_label(redactor: &Redactor, caller: &Caller) -> String {
     let name = super::identify::client_name(caller);
     let raw = caller.client_name.as_deref().unwrap_or_default();
-    let label = if crate::telemetry::pii::has_pii(&name) || crate::telemetry::pii::has_pii(raw) {
+    if crate::telemetry::pii::has_pii(&name) || crate::telemetry::pii::has_pii(raw) {
         format!(
             "<client:{} #{}>",
             name.chars().count(),
@@ -108,8 +119,7 @@ pub fn bad_token_message(redactor: &Redactor, caller: &Caller) -> String {
         )
     } else {
         name
-    };
-    format!("bad_token from client \"{label}\"")
+    }
 }
 
 impl Recorder {

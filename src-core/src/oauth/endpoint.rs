@@ -17,13 +17,16 @@ use url::Url;
 use super::tokens::{Granted, Tokens};
 use crate::telemetry::Redacted;
 
+/// The longest one request (a token refresh, an API call) may take.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The HTTP client every OAuth and API request uses: no redirects (a token
 /// must never follow one to another host), rustls, bounded timeouts.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("gatehouse/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a TLS backend is compiled in")

@@ -4,7 +4,9 @@
 //! one process spends a rotating, single-use refresh token; the others wait
 //! for the connection's `generation` to move and read the new tokens from
 //! the keychain. A rejected refresh token marks the connection
-//! `needs_reconnect` for every process at once.
+//! `needs_reconnect` for every process at once. Inside the lease the tokens
+//! are always read from the keychain (never the process cache): it is the
+//! one place the last refresh wrote, even one whose row update failed.
 
 use std::time::Duration;
 
@@ -18,9 +20,11 @@ use crate::secrets::StoreKind;
 use crate::store::{ConnectionRow, ConnectionState};
 use crate::telemetry::Redacted;
 
-/// A lease outlives any one refresh request (30 s HTTP timeout), so a crashed
-/// holder blocks the others for at most this long.
-const LEASE_TTL_MS: i64 = 45_000;
+/// A lease outlives the slowest refresh its holder can make (a keychain read
+/// and write of up to 15 s each, the 30 s token request, three database
+/// statements of up to 2 s: 66 s), so no other process takes it over
+/// mid-refresh; a crashed holder blocks the others for at most this long.
+const LEASE_TTL_MS: i64 = 90_000;
 /// How long a call waits for another process's refresh before giving up.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(50);
 /// How often a waiting process looks at the connection row.
@@ -146,6 +150,15 @@ impl Accounts {
         {
             return Ok(t.clone());
         }
+        self.keychain_tokens(provider, row).await
+    }
+
+    /// The tokens of `row` as the keychain holds them now (then cached).
+    async fn keychain_tokens(
+        &self,
+        provider: Provider,
+        row: &ConnectionRow,
+    ) -> Result<Tokens, AccessError> {
         let Some(kind) = StoreKind::parse(&row.secret_store) else {
             return Err(self
                 .needs_reconnect(provider, row, "its keychain is unknown to this Gatehouse")
@@ -181,7 +194,22 @@ impl Accounts {
 
     /// Refreshes while holding the lease. The row is read again first: the
     /// previous holder may have refreshed between our read and our lease.
+    /// On any error the process cache is dropped: after the provider
+    /// answered, the keychain may hold tokens newer than the cache.
     async fn refresh_holding(
+        &self,
+        provider: Provider,
+        seen: &ConnectionRow,
+        trace: &TraceHeaders,
+    ) -> Result<Step, AccessError> {
+        let step = self.spend_refresh_token(provider, seen, trace).await;
+        if step.is_err() {
+            self.forget(provider);
+        }
+        step
+    }
+
+    async fn spend_refresh_token(
         &self,
         provider: Provider,
         seen: &ConnectionRow,
@@ -191,7 +219,10 @@ impl Accounts {
         if row.generation != seen.generation {
             return Ok(Step::Again);
         }
-        let tokens = self.tokens(provider, &row).await?;
+        // Never the cache here: a refresh whose row update failed (database
+        // busy, a crash) left its new refresh token only in the keychain,
+        // and a single-use token must not be spent twice.
+        let tokens = self.keychain_tokens(provider, &row).await?;
         let creds = self.creds(provider, &row.client_id, tokens.client_secret.clone());
         let granted = match endpoint::refresh(&self.http, &creds, &tokens, trace).await {
             Ok(g) => g,
@@ -253,11 +284,34 @@ impl Accounts {
         }))
     }
 
+    /// The API refused the access token of `generation` although it was just
+    /// refreshed: the grant is gone (revoked, or the app's access removed).
+    /// Marks the connection `needs_reconnect` as a rejected refresh token
+    /// does, so later calls stop without a request, and returns their error.
+    pub async fn access_rejected(&self, provider: Provider, generation: i64) -> AccessError {
+        let why = format!(
+            "{} refuses the access token even after a refresh",
+            provider.title()
+        );
+        self.needs_reconnect_at(provider, generation, &why).await
+    }
+
     /// Marks the connection as needing reconnection and returns the error calls get.
     async fn needs_reconnect(
         &self,
         provider: Provider,
         row: &ConnectionRow,
+        why: &str,
+    ) -> AccessError {
+        self.needs_reconnect_at(provider, row.generation, why).await
+    }
+
+    /// As `needs_reconnect`, for the connection at `generation` (a row that
+    /// moved on since, by a refresh or a reconnect, is left alone).
+    async fn needs_reconnect_at(
+        &self,
+        provider: Provider,
+        generation: i64,
         why: &str,
     ) -> AccessError {
         tracing::warn!(
@@ -266,7 +320,7 @@ impl Accounts {
             "the connection needs to be reconnected"
         );
         let store = self.store.clone();
-        let (name, generation, reason) = (provider.name(), row.generation, why.to_string());
+        let (name, reason) = (provider.name(), why.to_string());
         if let Err(e) =
             blocking(move || store.mark_needs_reconnect(name, generation, &reason)).await
         {
@@ -279,6 +333,9 @@ impl Accounts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 fn rand_u64() -> u64 {
     let mut b = [0u8; 8];

@@ -23,7 +23,7 @@ pub const SERVICE: &str = "gatehouse";
 
 /// How long one keychain operation may take before it counts as unavailable
 /// (a Secret Service waiting on an unlock prompt nobody answers, say).
-const OP_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Which keychain holds (or will hold) a secret. Recorded beside each
 /// connection, so a process always reads from the store it was written to.

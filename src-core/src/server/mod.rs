@@ -31,7 +31,7 @@ pub use handler::{Handler, PROTOCOL_VERSIONS};
 use transport::ServerTransport;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::guard::Guard;
 use crate::home::EnvMap;
 use crate::store::Store;
@@ -50,8 +50,10 @@ pub struct Deps {
     pub store: Store,
     /// Wall-clock milliseconds, which buckets refill from.
     pub clock: SharedClock,
-    /// The checked configuration.
-    pub config: Arc<Config>,
+    /// The checked configuration; `serve` swaps it when config.toml is edited
+    /// ([`crate::config::reload`]). What started things (upstreams,
+    /// `[server]`) is read once, here at the start.
+    pub config: LiveConfig,
     /// Summarises arguments with the per-install key.
     pub redactor: Redactor,
     /// The token and parent executable of this process.
@@ -89,9 +91,10 @@ where
         .map_err(|e| tracing::warn!(error = %e, "WAL checkpoints stay on commits"))
         .ok();
     let stop_upstreams = CancellationToken::new();
+    let config = deps.config.snapshot();
     let upstreams = Upstreams::start(
-        &deps.config.upstreams,
-        &deps.config.server,
+        &config.upstreams,
+        &config.server,
         &deps.env,
         &deps.redactor,
         stop_upstreams.clone(),
@@ -110,14 +113,13 @@ where
     tokio::spawn(prune_history(
         deps.store.clone(),
         deps.clock.clone(),
-        deps.config.retention_days,
+        config.retention_days,
         stop_upstreams.clone(),
     ));
     tokio::spawn(crate::alerts::watch::run(
         deps.store.clone(),
         deps.clock.clone(),
-        deps.config.alerts.clone(),
-        deps.config.retention_days,
+        deps.config.clone(),
         stop_upstreams.clone(),
     ));
     let log_level = Arc::new(Mutex::new(LoggingLevel::Info));
@@ -128,12 +130,7 @@ where
         identity: Arc::new(deps.identity),
         log_level: log_level.clone(),
     };
-    let transport = ServerTransport::new(
-        read,
-        write,
-        deps.config.server.max_message_bytes,
-        client_gone,
-    );
+    let transport = ServerTransport::new(read, write, config.server.max_message_bytes, client_gone);
     tokio::pin!(shutdown);
     let running = tokio::select! {
         r = handler.serve(transport) => match r {

@@ -12,6 +12,9 @@ use crate::budget::Scope;
 use crate::guard::{Outcome, Refusal};
 use crate::upstream::UpstreamError;
 
+/// When to retry after a locked keychain: time for the user to answer an unlock prompt.
+const KEYCHAIN_RETRY_MS: i64 = 5000;
+
 fn refusal(code: &str, retryable: bool, sentence: String, fields: Value) -> CallToolResult {
     let mut structured = Map::new();
     structured.insert("code".into(), json!(code));
@@ -86,6 +89,14 @@ pub fn to_mcp(outcome: Outcome, tool: &str) -> Result<CallToolResult, ErrorData>
                 "Gatehouse could not check this call, so it refused it: {why}. Retry shortly; if it persists, ask the user to run `gatehouse doctor`."
             ),
             json!({ "retry_after_ms": 1000, "reason": "guard_unavailable" }),
+        ),
+        Outcome::Refused(Refusal::KeychainUnavailable(why)) => refusal(
+            "system_error",
+            true,
+            format!(
+                "Gatehouse could not read the account's tokens from the OS keychain, so it refused the call: {why}. Ask the user to unlock the keychain (or run `gatehouse doctor`), then retry."
+            ),
+            json!({ "retry_after_ms": KEYCHAIN_RETRY_MS, "reason": "keychain_unavailable" }),
         ),
         Outcome::UpstreamFailed(e) => upstream_error(&e),
         Outcome::UnknownTool => {
@@ -170,6 +181,19 @@ mod tests {
         assert_eq!(structured(&r)["retryable"], json!(false));
         assert_eq!(structured(&r)["reason"], json!("bad_token"));
         assert_eq!(r.content.len(), 1);
+    }
+
+    #[test]
+    fn a_locked_keychain_is_a_retryable_system_error() {
+        let r = to_mcp(
+            Outcome::Refused(Refusal::KeychainUnavailable("it is locked".into())),
+            "github__x",
+        )
+        .unwrap();
+        assert_eq!(
+            structured(&r),
+            &json!({"code": "system_error", "retryable": true, "retry_after_ms": 5000, "reason": "keychain_unavailable"})
+        );
     }
 
     #[test]

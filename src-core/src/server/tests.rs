@@ -42,7 +42,7 @@ impl Harness {
         let deps = Deps {
             store: self.t.store.clone(),
             clock: self.clock.clone(),
-            config: Arc::new(config),
+            config: config.into(),
             redactor: Redactor::with_key([1; 32]),
             identity: ProcessIdentity {
                 token: token.map(Redacted::new),

@@ -1,10 +1,15 @@
-//! Alert rows and the history aggregates the alert rules read. An alert is
-//! one episode: opened when its rule first fires, kept `open` while the rule
-//! holds, `resolved` when it clears. At most one open alert per kind and
-//! subject (a unique index), so processes evaluating at once can't open two.
+//! Alert rows and their evaluation. An alert is one episode: opened when its
+//! rule first fires, kept `open` while the rule holds, `resolved` when it
+//! clears. At most one open alert per kind and subject (a unique index). One
+//! evaluation reads the history and applies its findings in one `BEGIN
+//! IMMEDIATE` transaction, and only the process holding the evaluation slot
+//! (a `meta` row) evaluates, so processes never interleave or take turns.
+
+use std::time::Duration;
 
 use rusqlite::{OptionalExtension, params};
 
+use super::alert_reads::HistoryReads;
 use super::{Store, StoreError};
 use crate::clock::UnixMillis;
 
@@ -47,24 +52,91 @@ pub struct AlertChanges {
     pub resolved: Vec<AlertRow>,
 }
 
-/// Calls of one tool that ran (ok, business or system error) in a period.
+/// The `meta` row of the evaluation slot, shared by every process: when
+/// alerts were last evaluated, and by which `serve` (`MS HOLDER`).
+const CHECKED: &str = "alerts_checked";
+
+/// A `serve` that evaluated lately keeps the slot until it has been silent
+/// for this many of its periods (it stopped, or hangs); then another takes over.
+const TAKEOVER_PERIODS: i64 = 3;
+
+/// Who asks to evaluate alerts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ToolStats {
-    /// The tool.
-    pub tool: String,
-    /// Calls that ran.
-    pub calls: u64,
-    /// Of which failed (`system_error` or `business_error`).
-    pub errors: u64,
-    /// When the first of them was made.
-    pub first: UnixMillis,
+pub enum Evaluator {
+    /// A long-running process evaluating in the background (`serve`, the
+    /// tray), by an id unique to the process. It claims the slot and keeps it
+    /// while it evaluates, so processes whose `[alerts]` thresholds differ
+    /// don't take turns opening and resolving one alert.
+    Background(String),
+    /// `gatehouse alerts`: evaluates now unless a background evaluator holds
+    /// the slot (then that one's result is current), and claims nothing.
+    OnDemand,
 }
 
-/// Statuses of calls that reached the tool.
-const RAN: &str = "status IN ('ok', 'business_error', 'system_error')";
+impl Evaluator {
+    /// This process as a background evaluator (one id for its lifetime).
+    pub fn this_process() -> &'static Evaluator {
+        static ME: std::sync::OnceLock<Evaluator> = std::sync::OnceLock::new();
+        ME.get_or_init(|| {
+            let mut b = [0u8; 4];
+            getrandom::fill(&mut b).expect("the OS has a random source");
+            Evaluator::Background(format!("{}-{}", std::process::id(), hex::encode(b)))
+        })
+    }
 
-/// The `meta` key of the last evaluation time, shared by every process.
-const CHECKED: &str = "alerts_checked_ms";
+    /// The id a background evaluator holds the slot by.
+    pub fn holder(&self) -> Option<&str> {
+        match self {
+            Evaluator::Background(id) => Some(id),
+            Evaluator::OnDemand => None,
+        }
+    }
+}
+
+/// The evaluation slot as the `meta` row has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertsChecked {
+    /// When alerts were last evaluated.
+    pub at: UnixMillis,
+    /// The `serve` that holds the slot, if one does.
+    pub holder: Option<String>,
+}
+
+impl AlertsChecked {
+    fn parse(value: &str) -> Option<Self> {
+        let (at, holder) = value.split_once(' ').unwrap_or((value, ""));
+        Some(Self {
+            at: UnixMillis(at.parse().ok()?),
+            holder: Some(holder.to_string()).filter(|h| !h.is_empty()),
+        })
+    }
+}
+
+/// Whether `who` may evaluate at `now`, the slot being `slot`: not while
+/// another background evaluator holds it (unless it has been silent for
+/// [`TAKEOVER_PERIODS`]), and a background one at most once per `check_every`.
+pub fn may_evaluate(
+    slot: Option<&AlertsChecked>,
+    who: &Evaluator,
+    now: UnixMillis,
+    check_every: Duration,
+) -> bool {
+    let Some(slot) = slot else { return true };
+    let age = now.saturating_since(slot.at);
+    let every = i64::try_from(check_every.as_millis()).unwrap_or(i64::MAX);
+    let held_by_another = match (&slot.holder, who) {
+        (None, _) => false,
+        (Some(h), Evaluator::Background(me)) => h != me,
+        (Some(_), Evaluator::OnDemand) => true,
+    };
+    if held_by_another && age < every.saturating_mul(TAKEOVER_PERIODS) {
+        return false;
+    }
+    match who {
+        Evaluator::OnDemand => true,
+        Evaluator::Background(_) => age >= every,
+    }
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -81,183 +153,65 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
 const COLUMNS: &str = "id, kind, subject, state, opened_ms, resolved_ms, why";
 
 impl Store {
-    /// Per tool: calls that ran in `[from, to)` and how many failed.
-    pub fn tool_stats(
-        &self,
-        from: UnixMillis,
-        to: UnixMillis,
-    ) -> Result<Vec<ToolStats>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(&format!(
-                "SELECT tool, COUNT(*), SUM(status <> 'ok'), MIN(time_ms) FROM history
-                 WHERE time_ms >= ?1 AND time_ms < ?2 AND {RAN} GROUP BY tool"
-            ))?
-            .query_map([from.0, to.0], |r| {
-                Ok(ToolStats {
-                    tool: r.get(0)?,
-                    calls: r.get::<_, i64>(1)? as u64,
-                    errors: r.get::<_, i64>(2)? as u64,
-                    first: UnixMillis(r.get(3)?),
-                })
-            })?
-            .collect()
-        })
-    }
-
-    /// The nearest-rank `q` quantile (0..1) of `tool`'s latency in µs over
-    /// calls that completed (ok or the tool's own error) in `[from, to)`,
-    /// with how many there were.
-    pub fn latency_quantile(
-        &self,
-        tool: &str,
-        from: UnixMillis,
-        to: UnixMillis,
-        q: f64,
-    ) -> Result<(u64, Option<i64>), StoreError> {
-        self.with(|c| {
-            let filter = "tool = ?1 AND time_ms >= ?2 AND time_ms < ?3 AND status IN ('ok', 'business_error')";
-            let n: i64 = c
-                .prepare_cached(&format!("SELECT COUNT(*) FROM history WHERE {filter}"))?
-                .query_row(params![tool, from.0, to.0], |r| r.get(0))?;
-            if n == 0 {
-                return Ok((0, None));
-            }
-            let rank = ((q * n as f64).ceil() as i64).clamp(1, n);
-            let v: Option<i64> = c
-                .prepare_cached(&format!(
-                    "SELECT latency_us FROM history WHERE {filter} ORDER BY latency_us LIMIT 1 OFFSET ?4"
-                ))?
-                .query_row(params![tool, from.0, to.0, rank - 1], |r| r.get(0))
-                .optional()?;
-            Ok((n as u64, v))
-        })
-    }
-
-    /// Per tool: calls refused since `from` because one of the tool's budgets
-    /// (scope `tool` or `agent_tool`) was empty.
-    pub fn budget_refusals(&self, from: UnixMillis) -> Result<Vec<(String, u64)>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT tool, COUNT(*) FROM history WHERE status = 'rate_limited' AND time_ms >= ?1
-                 AND (message LIKE 'tool budget %' OR message LIKE 'agent_tool budget %') GROUP BY tool",
-            )?
-            .query_map([from.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-            .collect()
-        })
-    }
-
-    /// The agents that made calls to `tool` that passed its budgets since
-    /// `from`, most first: `(agent, calls)`.
-    pub fn tool_consumers(
-        &self,
-        tool: &str,
-        from: UnixMillis,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(&format!(
-                "SELECT agent, COUNT(*) FROM history WHERE tool = ?1 AND time_ms >= ?2 AND {RAN}
-                 AND agent IS NOT NULL GROUP BY agent ORDER BY 2 DESC, agent LIMIT 5"
-            ))?
-            .query_map(params![tool, from.0], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect()
-        })
-    }
-
-    /// Auth failures (bad tokens, denied, revoked and token-required agents)
-    /// in `[from, to)`: `(agent, message, count)`; the message names the
-    /// reason, and for bad tokens the client that sent one.
-    pub fn auth_failures(
-        &self,
-        from: UnixMillis,
-        to: UnixMillis,
-    ) -> Result<Vec<(Option<String>, String, u64)>, StoreError> {
-        self.with(|c| {
-            c.prepare_cached(
-                "SELECT agent, message, COUNT(*) FROM history WHERE status = 'denied'
-                 AND time_ms >= ?1 AND time_ms < ?2
-                 AND (message LIKE 'bad_token%' OR message IN ('agent_denied', 'agent_revoked', 'token_required'))
-                 GROUP BY agent, message",
-            )?
-            .query_map([from.0, to.0], |r| {
-                Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default(), r.get::<_, i64>(2)? as u64))
-            })?
-            .collect()
-        })
-    }
-
-    /// When alerts were last evaluated by any process.
-    pub fn alerts_checked(&self) -> Result<Option<UnixMillis>, StoreError> {
+    /// The evaluation slot now: a plain read, for a cheap "is it my turn?"
+    /// (`evaluate_alerts` decides again inside its transaction).
+    pub fn alerts_checked(&self) -> Result<Option<AlertsChecked>, StoreError> {
         self.with(|c| {
             c.query_row("SELECT value FROM meta WHERE key = ?1", [CHECKED], |r| {
                 r.get::<_, String>(0)
             })
             .optional()
-            .map(|v| v.and_then(|v| v.parse().ok()).map(UnixMillis))
+            .map(|v| v.and_then(|v| AlertsChecked::parse(&v)))
         })
     }
 
-    /// Brings the alerts table in line with `findings` (every rule that holds
-    /// at `now`), in one transaction: a finding with no open alert opens one;
-    /// an open alert with no finding is resolved.
-    pub fn apply_alerts(
+    /// Evaluates and applies alerts in one `BEGIN IMMEDIATE` transaction, if
+    /// it is `who`'s turn at `now` ([`may_evaluate`]): `findings` reads the
+    /// history on the transaction's connection, so no other process's
+    /// evaluation can come between reading and applying. A finding with no
+    /// open alert opens one; an open alert with no finding is resolved.
+    /// `None`: not its turn.
+    pub fn evaluate_alerts(
         &self,
-        findings: &[Finding],
+        who: &Evaluator,
+        check_every: Duration,
         now: UnixMillis,
-    ) -> Result<AlertChanges, StoreError> {
+        findings: impl FnOnce(&HistoryReads<'_>) -> Result<Vec<Finding>, StoreError>,
+    ) -> Result<Option<AlertChanges>, StoreError> {
         let busy = self.0.busy_wait;
         let map = move |e: rusqlite::Error| StoreError::from_sqlite(e, busy);
         self.immediate(|tx| {
-            let open: Vec<AlertRow> = tx
-                .prepare(&format!("SELECT {COLUMNS} FROM alerts WHERE state = 'open'"))
-                .and_then(|mut s| s.query_map([], row)?.collect())
-                .map_err(map)?;
-            let mut changes = AlertChanges::default();
-            for a in &open {
-                if !findings.iter().any(|f| f.kind == a.kind && f.subject == a.subject) {
-                    tx.execute(
-                        "UPDATE alerts SET state = 'resolved', resolved_ms = ?1, updated_ms = ?1 WHERE id = ?2",
-                        params![now.0, a.id],
-                    )
-                    .map_err(map)?;
-                    changes.resolved.push(AlertRow {
-                        state: "resolved".into(),
-                        resolved: Some(now),
-                        ..a.clone()
-                    });
-                }
+            let slot: Option<AlertsChecked> = tx
+                .query_row("SELECT value FROM meta WHERE key = ?1", [CHECKED], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()
+                .map_err(map)?
+                .and_then(|v| AlertsChecked::parse(&v));
+            if !may_evaluate(slot.as_ref(), who, now, check_every) {
+                return Ok(None);
             }
-            for f in findings {
-                if open.iter().any(|a| a.kind == f.kind && a.subject == f.subject) {
-                    tx.execute(
-                        "UPDATE alerts SET updated_ms = ?1 WHERE state = 'open' AND kind = ?2 AND subject = ?3",
-                        params![now.0, f.kind, f.subject],
-                    )
-                    .map_err(map)?;
-                    continue;
-                }
-                tx.execute(
-                    "INSERT INTO alerts (kind, subject, state, opened_ms, updated_ms, why) VALUES (?1, ?2, 'open', ?3, ?3, ?4)",
-                    params![f.kind, f.subject, now.0, f.why],
-                )
-                .map_err(map)?;
-                changes.opened.push(AlertRow {
-                    id: tx.last_insert_rowid(),
-                    kind: f.kind.into(),
-                    subject: f.subject.clone(),
-                    state: "open".into(),
-                    opened: now,
-                    resolved: None,
-                    why: f.why.clone(),
-                });
-            }
+            let found = findings(&HistoryReads::new(tx, busy))?;
+            let changes = apply(tx, &found, now).map_err(map)?;
+            let holder = who.holder().unwrap_or_default();
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![CHECKED, now.0.to_string()],
+                params![CHECKED, format!("{} {holder}", now.0)],
             )
             .map_err(map)?;
-            Ok(changes)
+            Ok(Some(changes))
+        })
+    }
+
+    /// Gives up the evaluation slot `holder` holds (a `serve` stopping), so
+    /// another process takes over at its next look.
+    pub fn release_alerts_slot(&self, holder: &str) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE meta SET value = substr(value, 1, instr(value, ' ')) WHERE key = ?1 AND value LIKE '% ' || ?2",
+                params![CHECKED, holder],
+            )
+            .map(|_| ())
         })
     }
 
@@ -284,10 +238,78 @@ impl Store {
     }
 }
 
+/// Brings the alerts table in line with `findings` inside `tx`.
+fn apply(
+    tx: &rusqlite::Transaction<'_>,
+    findings: &[Finding],
+    now: UnixMillis,
+) -> rusqlite::Result<AlertChanges> {
+    let open: Vec<AlertRow> = tx
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM alerts WHERE state = 'open'"
+        ))?
+        .query_map([], row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut changes = AlertChanges::default();
+    for a in &open {
+        if !findings
+            .iter()
+            .any(|f| f.kind == a.kind && f.subject == a.subject)
+        {
+            tx.execute(
+                "UPDATE alerts SET state = 'resolved', resolved_ms = ?1, updated_ms = ?1 WHERE id = ?2",
+                params![now.0, a.id],
+            )?;
+            changes.resolved.push(AlertRow {
+                state: "resolved".into(),
+                resolved: Some(now),
+                ..a.clone()
+            });
+        }
+    }
+    for f in findings {
+        if open
+            .iter()
+            .any(|a| a.kind == f.kind && a.subject == f.subject)
+        {
+            tx.execute(
+                "UPDATE alerts SET updated_ms = ?1 WHERE state = 'open' AND kind = ?2 AND subject = ?3",
+                params![now.0, f.kind, f.subject],
+            )?;
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO alerts (kind, subject, state, opened_ms, updated_ms, why) VALUES (?1, ?2, 'open', ?3, ?3, ?4)",
+            params![f.kind, f.subject, now.0, f.why],
+        )?;
+        changes.opened.push(AlertRow {
+            id: tx.last_insert_rowid(),
+            kind: f.kind.into(),
+            subject: f.subject.clone(),
+            state: "open".into(),
+            opened: now,
+            resolved: None,
+            why: f.why.clone(),
+        });
+    }
+    Ok(changes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::testing::temp_store;
+
+    /// Applies `found` as an on-demand evaluation would.
+    fn apply_alerts(store: &Store, found: &[Finding], now: UnixMillis) -> AlertChanges {
+        let found = found.to_vec();
+        store
+            .evaluate_alerts(&Evaluator::OnDemand, Duration::from_secs(10), now, |_| {
+                Ok(found)
+            })
+            .unwrap()
+            .unwrap()
+    }
 
     fn finding(subject: &str) -> Finding {
         Finding {
@@ -300,31 +322,71 @@ mod tests {
     #[test]
     fn an_episode_opens_once_stays_open_and_resolves() {
         let t = temp_store();
-        let c = t
-            .store
-            .apply_alerts(&[finding("x__y")], UnixMillis(1_000))
-            .unwrap();
+        let s = &t.store;
+        let c = apply_alerts(s, &[finding("x__y")], UnixMillis(1_000));
         assert_eq!(c.opened.len(), 1);
-        let c = t
-            .store
-            .apply_alerts(&[finding("x__y")], UnixMillis(2_000))
-            .unwrap();
+        let c = apply_alerts(s, &[finding("x__y")], UnixMillis(2_000));
         assert_eq!(c, AlertChanges::default(), "still the same episode");
-        let c = t.store.apply_alerts(&[], UnixMillis(3_000)).unwrap();
+        let c = apply_alerts(s, &[], UnixMillis(3_000));
         assert_eq!(c.resolved.len(), 1);
         assert_eq!(c.resolved[0].resolved, Some(UnixMillis(3_000)));
         // The next episode is a new alert.
-        let c = t
-            .store
-            .apply_alerts(&[finding("x__y")], UnixMillis(4_000))
-            .unwrap();
+        let c = apply_alerts(s, &[finding("x__y")], UnixMillis(4_000));
         assert_eq!(c.opened.len(), 1);
-        let all = t.store.alerts(UnixMillis(0)).unwrap();
+        let all = s.alerts(UnixMillis(0)).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].state, "open");
         assert_eq!(all[1].state, "resolved");
-        assert_eq!(t.store.alerts_checked().unwrap(), Some(UnixMillis(4_000)));
-        assert_eq!(t.store.prune_alerts(UnixMillis(3_500)).unwrap(), 1);
-        assert_eq!(t.store.alerts(UnixMillis(0)).unwrap().len(), 1);
+        assert_eq!(
+            s.alerts_checked().unwrap(),
+            Some(AlertsChecked {
+                at: UnixMillis(4_000),
+                holder: None
+            })
+        );
+        assert_eq!(s.prune_alerts(UnixMillis(3_500)).unwrap(), 1);
+        assert_eq!(s.alerts(UnixMillis(0)).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_serve_holds_the_slot_until_it_is_silent_or_releases_it() {
+        let t = temp_store();
+        let s = &t.store;
+        let every = Duration::from_secs(10);
+        let (a, b) = (
+            Evaluator::Background("a".into()),
+            Evaluator::Background("b".into()),
+        );
+        let eval = |who: &Evaluator, at: i64| {
+            s.evaluate_alerts(who, every, UnixMillis(at), |_| Ok(Vec::new()))
+                .unwrap()
+                .is_some()
+        };
+        assert!(eval(&a, 0), "a free slot");
+        assert!(!eval(&a, 5_000), "at most once per check_every");
+        assert!(!eval(&b, 10_000), "a holds it");
+        assert!(
+            !eval(&Evaluator::OnDemand, 10_000),
+            "the CLI defers to a running serve"
+        );
+        assert!(eval(&a, 10_000));
+        assert!(
+            !eval(&b, 39_999),
+            "a was silent for less than three periods"
+        );
+        assert!(eval(&b, 40_000), "a went silent: b takes over");
+        assert!(!eval(&a, 50_000));
+        s.release_alerts_slot("b").unwrap();
+        assert_eq!(s.alerts_checked().unwrap().unwrap().holder, None);
+        assert!(
+            eval(&Evaluator::OnDemand, 40_001),
+            "a released slot: the CLI evaluates at once"
+        );
+        assert!(!eval(&a, 45_000), "but a serve waits check_every after it");
+        assert!(eval(&a, 50_001));
+        assert_eq!(
+            s.alerts_checked().unwrap().unwrap().holder.as_deref(),
+            Some("a")
+        );
     }
 }

@@ -76,8 +76,16 @@ pub struct CallRecord {
     pub latency_us: i64,
     /// The redacted argument summary (JSON).
     pub args: String,
-    /// A redacted explanation, for failures.
+    /// A redacted explanation, for failures (for people: rules read the fields below).
     pub message: Option<String>,
+    /// For `rate_limited`: the scope of the budget that refused it
+    /// (`agent`, `tool` or `agent_tool`).
+    pub refusal_scope: Option<String>,
+    /// For `denied`: the reason code (`bad_token`, `paused`, `tool_forbidden`, ...).
+    pub deny_reason: Option<String>,
+    /// For a bad token: the client that sent it, as a clean label (its
+    /// `clientInfo.name` or executable; hidden like a value when it looks personal).
+    pub client: Option<String>,
 }
 
 /// A stored call with its row id.
@@ -122,6 +130,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<HistoryRow> {
             latency_us: r.get(9)?,
             args: r.get(10)?,
             message: r.get(11)?,
+            refusal_scope: r.get(12)?,
+            deny_reason: r.get(13)?,
+            client: r.get(14)?,
         },
     })
 }
@@ -131,8 +142,9 @@ impl Store {
     pub fn insert_call(&self, c: &CallRecord) -> Result<i64, StoreError> {
         self.with(|conn| {
             conn.prepare_cached(
-                "INSERT INTO history (time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO history (time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message,
+                     refusal_scope, deny_reason, client)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(rusqlite::params![
                 c.time.0,
@@ -145,7 +157,10 @@ impl Store {
                 c.code,
                 c.latency_us,
                 c.args,
-                c.message
+                c.message,
+                c.refusal_scope,
+                c.deny_reason,
+                c.client
             ])?;
             Ok(conn.last_insert_rowid())
         })
@@ -154,7 +169,8 @@ impl Store {
     /// Calls matching `f`, newest first.
     pub fn history(&self, f: &HistoryFilter) -> Result<Vec<HistoryRow>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message
+            "SELECT id, time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message,
+                    refusal_scope, deny_reason, client
              FROM history WHERE 1 = 1",
         );
         let mut args: Vec<Value> = Vec::new();
@@ -189,7 +205,8 @@ impl Store {
     pub fn call(&self, id: i64) -> Result<Option<HistoryRow>, StoreError> {
         self.with(|c| {
             c.prepare_cached(
-                "SELECT id, time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message
+                "SELECT id, time_ms, trace_id, request_id, agent, verified, tool, status, code, latency_us, args, message,
+                    refusal_scope, deny_reason, client
                  FROM history WHERE id = ?1",
             )?
             .query_row([id], from_row)
@@ -243,6 +260,9 @@ mod tests {
             latency_us: 120,
             args: "{}".into(),
             message: None,
+            refusal_scope: None,
+            deny_reason: None,
+            client: None,
         }
     }
 

@@ -52,8 +52,14 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
-    // 2: alerts (one row per episode), and an index for the alert rules' history reads.
+    // 2: alerts (one row per episode), an index for the alert rules' history
+    // reads, and the structured refusal facts those rules read (never parsed
+    // from messages): which budget refused, why a call was denied, and the
+    // client that sent a bad token.
     "
+    ALTER TABLE history ADD COLUMN refusal_scope TEXT;
+    ALTER TABLE history ADD COLUMN deny_reason TEXT;
+    ALTER TABLE history ADD COLUMN client TEXT;
     CREATE TABLE alerts (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         kind        TEXT NOT NULL CHECK (kind IN ('error_rate', 'latency_spike', 'budget_exhausted', 'auth_failures')),

@@ -5,6 +5,7 @@
 //! inside one transaction. `meta` holds the flag that pauses every agent.
 
 mod agents;
+mod alert_reads;
 mod alerts;
 mod buckets;
 mod checkpoint;
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use agents::{AgentRow, AgentStatus, Lookup, NewAgent, StoredList};
-pub use alerts::{AlertChanges, AlertRow, Finding, ToolStats};
+pub use alert_reads::{AuthFailures, BudgetRefusals, HistoryReads, ToolStats};
+pub use alerts::{AlertChanges, AlertRow, AlertsChecked, Evaluator, Finding, may_evaluate};
 pub use buckets::BucketRow;
 pub use checkpoint::Checkpointer;
 pub use connections::{ConnectionRow, ConnectionState};
@@ -194,6 +196,16 @@ impl Store {
         let out = f(&tx)?;
         tx.commit().map_err(map)?;
         Ok(out)
+    }
+
+    /// Runs `f` over history aggregates on this process's connection (plain
+    /// reads: in WAL mode they wait for no writer and block none).
+    pub fn read_history<T>(
+        &self,
+        f: impl FnOnce(&HistoryReads<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.lock()?;
+        f(&HistoryReads::new(&conn, self.0.busy_wait))
     }
 
     /// Checks the database answers and can be written (for `doctor`).

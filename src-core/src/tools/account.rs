@@ -1,8 +1,8 @@
 //! Running a GitHub or Gmail tool: get a usable access token (refreshed
 //! behind the lease when due), call the API with the call's trace context,
 //! and when the API says 401 refresh once and retry. Token problems become
-//! guard refusals (`denied` with `not_connected`, `reconnect_required` or
-//! `keychain_unavailable`), HTTP errors `upstream_error`.
+//! guard refusals (`denied` with `not_connected` or `reconnect_required`; a
+//! locked keychain is a retryable `system_error`), HTTP errors `upstream_error`.
 
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, RequestMetaObject};
 use serde_json::Value;
@@ -28,11 +28,7 @@ pub fn refusal(e: AccessError) -> Outcome {
                 why: reason,
             }))
         }
-        AccessError::Keychain(e) => {
-            Outcome::Refused(Refusal::Denied(DenyReason::KeychainUnavailable {
-                why: e.to_string(),
-            }))
-        }
+        AccessError::Keychain(e) => Outcome::Refused(Refusal::KeychainUnavailable(e.to_string())),
         AccessError::Store(e) => Outcome::Refused(Refusal::from(e)),
         AccessError::RefreshFailed {
             provider,
@@ -96,14 +92,10 @@ pub async fn run(
             Err(Failure::Api(f)) if f.status == 401 && stale.is_none() => {
                 stale = Some(token.generation)
             }
+            // Refused again with a fresh token: the grant is gone. Marked for
+            // every process, so no later call asks the provider again.
             Err(Failure::Api(f)) if f.status == 401 => {
-                return refusal(AccessError::NeedsReconnect {
-                    provider,
-                    reason: format!(
-                        "{} refuses the access token even after a refresh",
-                        provider.title()
-                    ),
-                });
+                return refusal(accounts.access_rejected(provider, token.generation).await);
             }
             Err(Failure::Api(f)) => return Outcome::UpstreamFailed(f.into_upstream(provider)),
         }

@@ -75,6 +75,9 @@ mod tests {
                     latency_us: 100,
                     args: "{}".into(),
                     message: Some("bad_token from client \"cursor\"".into()),
+                    refusal_scope: None,
+                    deny_reason: Some("bad_token".into()),
+                    client: Some("cursor".into()),
                 })
                 .unwrap();
         }

@@ -62,8 +62,8 @@ pub fn list_limits(core: State<'_, Core>) -> Result<LimitsPage, UiError> {
     using(&core, page)
 }
 
-/// Writes one budget to the config file; running `serve` processes use it
-/// from their next start (the page shows it at once).
+/// Writes one budget to the config file; running `serve` processes apply it
+/// within a second (`config::reload`), and the page shows it at once.
 #[tauri::command(async)]
 pub fn set_budget(core: State<'_, Core>, change: BudgetChange) -> Result<LimitsPage, UiError> {
     using(&core, |c| {

@@ -66,7 +66,7 @@ async function refresh() {
   fill(slots.info,
     "Budgets come from ", h("code", { class: "path", title: page.config_file }, page.config_file),
     page.config_exists ? "" : " (not created yet: the built-in defaults apply)",
-    ". Changes made here are written to that file with its comments kept; each client's Gatehouse uses them from its next start.");
+    ". Changes made here are written to that file with its comments kept; running clients' Gatehouse applies them within a second.");
   const key = JSON.stringify([page.buckets.map((b) => [keyOf(b), b.capacity]), page.tables]);
   if (key !== shownKey && !editing) {
     shownKey = key;
