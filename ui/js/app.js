@@ -42,23 +42,40 @@ function pageFromHash() {
   return PAGES.find((p) => p.id === id) || PAGES[0];
 }
 
+/**
+ * Draws the page links once, then only updates their state and badges:
+ * status events come with every call, and a link replaced under the
+ * pointer would swallow the user's click.
+ */
 function renderNav() {
   const nav = document.getElementById("nav");
   const pending = app.status ? app.status.pending.length : 0;
   const alerts = app.status ? app.status.open_alerts.length : 0;
   const badges = {
-    agents: pending > 0 && h("span", { class: "badge", title: `${pending} waiting for approval`, data: { testid: "pending-count" } }, String(pending)),
-    alerts: alerts > 0 && h("span", { class: "badge bad", title: `${alerts} open`, data: { testid: "alerts-count" } }, String(alerts)),
+    agents: pending > 0 && { class: "badge", title: `${pending} waiting for approval`, testid: "pending-count", text: String(pending) },
+    alerts: alerts > 0 && { class: "badge bad", title: `${alerts} open`, testid: "alerts-count", text: String(alerts) },
   };
-  fill(nav, PAGES.map((p) => {
-    const badge = badges[p.id] || null;
-    return h("a", {
-      href: `#${p.id}`,
-      class: app.page === p ? "active" : "",
-      "aria-current": app.page === p ? "page" : null,
-      data: { testid: `nav-${p.id}` },
-    }, p.title, badge);
-  }));
+  if (nav.children.length !== PAGES.length) {
+    fill(nav, PAGES.map((p) => h("a", { href: `#${p.id}`, data: { testid: `nav-${p.id}` } }, p.title)));
+  }
+  PAGES.forEach((p, i) => {
+    const link = nav.children[i];
+    const current = app.page === p;
+    link.className = current ? "active" : "";
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+    const want = badges[p.id] || null;
+    let badge = link.querySelector(".badge");
+    if (!want) {
+      if (badge) badge.remove();
+      return;
+    }
+    if (!badge) badge = link.appendChild(h("span", {}));
+    badge.className = want.class;
+    badge.title = want.title;
+    badge.dataset.testid = want.testid;
+    badge.textContent = want.text;
+  });
 }
 
 function show(page) {
