@@ -33,6 +33,8 @@ mod alerts;
 mod decision;
 #[path = "guard/e2e.rs"]
 mod e2e;
+#[path = "guard/multi.rs"]
+mod multi;
 #[path = "guard/startup.rs"]
 mod startup;
 #[path = "guard/stats.rs"]
@@ -189,8 +191,8 @@ fn machine() -> String {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // Re-executed as one of the deciding processes of the `multi` scenario.
-    if args.first().map(String::as_str) == Some(decision::WORKER) {
-        return decision::worker(&args[1..]);
+    if args.first().map(String::as_str) == Some(multi::WORKER) {
+        return multi::worker(&args[1..]);
     }
     // Re-executed as the do-nothing stdio relay of the `e2e` scenario.
     if args.first().map(String::as_str) == Some(e2e::RELAY) {
@@ -221,7 +223,7 @@ fn main() -> Result<()> {
             "decision" => decision::run(sizes)?,
             "e2e" => e2e::run(sizes)?,
             "multi" => {
-                decision::multi(sizes)?;
+                multi::multi(sizes)?;
                 e2e::multi(sizes)?;
             }
             "startup" => startup::run(sizes)?,

@@ -22,6 +22,7 @@ mod pause;
 mod protocol;
 mod redaction;
 mod reload;
+mod session;
 mod traces;
 mod upstream;
 mod util;

@@ -2,18 +2,16 @@
 //! stages `Guard::handle` runs for an upstream tool, minus execute (the
 //! upstream round trip, measured end to end in `e2e`). Each stage is the
 //! crate's own public function, called as the guard calls it (each store
-//! access hops to tokio's blocking pool), on a real SQLite file in WAL mode,
+//! access runs inline when the database is free, on the blocking pool when
+//! it must wait; see `store::inline`), on a real SQLite file in WAL mode,
 //! with `serve`'s JSON log installed.
 //!
 //! Also here: `Guard::handle` itself on `gatehouse__budgets` (the only tool
-//! that runs without an upstream; it reads buckets instead of taking), the
-//! raw store operations without the async hops, and the `multi` scenario's
-//! deciding processes (this binary re-executed as `worker-decide`).
+//! that runs without an upstream; it reads buckets instead of taking) and
+//! the raw store operations called directly.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use gatehouse::agents::{AgentName, Agents, token};
@@ -22,7 +20,8 @@ use gatehouse::config::Config;
 use gatehouse::guard::identify::Identify;
 use gatehouse::guard::{Call, Caller, Guard, Outcome, Recorder, limit, policy, record};
 use gatehouse::home::Home;
-use gatehouse::store::{CallRecord, Store};
+use gatehouse::server::CHECKPOINT_EVERY;
+use gatehouse::store::{CallRecord, Checkpointer, Store};
 use gatehouse::telemetry::trace_id::new_trace_id;
 use gatehouse::telemetry::{Redacted, Redactor, logs};
 use gatehouse::tools::{Catalog, ToolEntry, ToolKind, ToolName, UpstreamName, safe_fields};
@@ -34,8 +33,6 @@ use tokio_util::sync::CancellationToken;
 use crate::stats::{Samples, header, row};
 use crate::{BIG_BUDGETS, Sizes};
 
-/// The argument that makes this binary a deciding worker.
-pub const WORKER: &str = "worker-decide";
 /// The upstream tool every decision is about (no upstream runs: execute is skipped).
 const TOOL: &str = "everything__echo";
 
@@ -57,6 +54,8 @@ pub struct Decider {
     caller: Caller,
     tool: ToolEntry,
     args: JsonObject,
+    /// The WAL checkpoints `serve` runs in the background (none on commits).
+    _checkpoints: Checkpointer,
 }
 
 /// `everything__echo` as the catalog would list it (schema as server-everything declares it).
@@ -81,6 +80,7 @@ impl Decider {
         let text = std::fs::read_to_string(&home.config_file)?;
         let config = Arc::new(Config::parse(&home.config_file, &text)?);
         let store = Store::open(&home.db_file)?;
+        let checkpoints = store.checkpoint_in_background(CHECKPOINT_EVERY)?;
         let redactor = Redactor::load_or_create(&home.key_file)?;
         let args = json!({"message": "hello from the benchmark"})
             .as_object()
@@ -101,6 +101,7 @@ impl Decider {
             },
             tool: echo_entry(),
             args,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -173,7 +174,7 @@ impl Decider {
 }
 
 /// The runtime `serve` runs on: multi-threaded, two workers.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -181,7 +182,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// A home with big budgets and its first agent, created with the library.
-fn bench_home() -> Result<(tempfile::TempDir, Home, Redacted<String>)> {
+pub fn bench_home() -> Result<(tempfile::TempDir, Home, Redacted<String>)> {
     let dir = crate::home_with(BIG_BUDGETS)?;
     let home = Home::in_dir(dir.path());
     let store = Store::open(&home.db_file)?;
@@ -275,7 +276,8 @@ pub fn run(sizes: Sizes) -> Result<()> {
             }
         }
 
-        // One hop to the blocking pool, which each store access makes.
+        // One hop to the blocking pool: what a store access costs on top when
+        // it can't run inline (the database busy in this or another process).
         let mut hop = Samples::default();
         for _ in 0..n {
             let t = Instant::now();
@@ -285,17 +287,14 @@ pub fn run(sizes: Sizes) -> Result<()> {
 
         header("Guard decision in process (identify + policy + limit + record, real SQLite file)");
         row("decision, sequential", &all.summary());
-        row(
-            "  identify (token lookup, blocking hop)",
-            &stages.identify.summary(),
-        );
+        row("  identify (token lookup)", &stages.identify.summary());
         row("  policy", &stages.policy.summary());
         row(
-            "  limit (3 buckets, BEGIN IMMEDIATE, hop)",
+            "  limit (3 buckets, BEGIN IMMEDIATE)",
             &stages.limit.summary(),
         );
         row(
-            "  record (log line + history insert, hop)",
+            "  record (log line + history insert)",
             &stages.record.summary(),
         );
         row(
@@ -316,9 +315,10 @@ pub fn run(sizes: Sizes) -> Result<()> {
 }
 
 /// The store operations of one decision, called directly on this thread:
-/// SQLite's share of the cost, without the async hops.
+/// SQLite's share of the cost, without the guard around it.
 fn raw_store(home: &Home, sizes: Sizes) -> Result<()> {
     let store = Store::open(&home.db_file)?;
+    let _checkpoints = store.checkpoint_in_background(CHECKPOINT_EVERY)?;
     let config = Config::parse(&home.config_file, BIG_BUDGETS)?;
     let token = Agents::new(store.clone(), Arc::new(SystemClock))
         .add(&AgentName::parse("raw")?)?
@@ -369,118 +369,5 @@ fn raw_store(home: &Home, sizes: Sizes) -> Result<()> {
         &take.summary(),
     );
     row("insert_call (history row)", &insert.summary());
-    Ok(())
-}
-
-fn unix_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// `worker-decide HOME N`, token in `GATEHOUSE_TOKEN`: warms up, prints
-/// `ready`, waits for a line on stdin, makes N decisions, prints one JSON line.
-pub fn worker(args: &[String]) -> Result<()> {
-    let [dir, n] = args else {
-        bail!("usage: {WORKER} HOME N");
-    };
-    let n: usize = n.parse()?;
-    let home = Home::in_dir(dir);
-    let token = Redacted::new(std::env::var("GATEHOUSE_TOKEN").context("GATEHOUSE_TOKEN")?);
-    let _log = logs::init_serve(&home.logs_dir, 1, crate::log_spec().as_deref())?;
-    let rt = runtime()?;
-    rt.block_on(async {
-        let d = Decider::open(&home, token)?;
-        for i in 0..200 {
-            d.decide(i, None).await.map_err(anyhow::Error::msg)?;
-        }
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "ready")?;
-        out.flush()?;
-        drop(out);
-        let mut go = String::new();
-        std::io::stdin().read_line(&mut go)?;
-        let start_ns = unix_ns();
-        let mut lat = Vec::with_capacity(n);
-        let mut errors = Vec::new();
-        for i in 0..n {
-            let t = Instant::now();
-            if let Err(e) = d.decide(i, None).await {
-                errors.push(e);
-            }
-            lat.push(t.elapsed().as_nanos() as u64);
-        }
-        let end_ns = unix_ns();
-        let line = json!({"start_ns": start_ns, "end_ns": end_ns, "lat_ns": lat, "errors": errors});
-        println!("{line}");
-        Ok(())
-    })
-}
-
-/// 4 processes deciding on one database at once.
-pub fn multi(sizes: Sizes) -> Result<()> {
-    const PROCS: usize = 4;
-    let (_dir, home, _) = bench_home()?;
-    let store = Store::open(&home.db_file)?;
-    let agents = Agents::new(store, Arc::new(SystemClock));
-    let mut children: Vec<(Child, BufReader<std::process::ChildStdout>)> = Vec::new();
-    let exe = std::env::current_exe()?;
-    for p in 0..PROCS {
-        // One agent per process (as with one client each); the tool bucket is shared by all.
-        let token = agents.add(&AgentName::parse(&format!("proc{p}"))?)?.token;
-        let mut child = std::process::Command::new(&exe)
-            .args([
-                WORKER,
-                &home.data_dir().display().to_string(),
-                &sizes.multi_calls.to_string(),
-            ])
-            .env("GATEHOUSE_TOKEN", token.expose())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let out = BufReader::new(child.stdout.take().context("stdout")?);
-        children.push((child, out));
-    }
-    for (_, out) in &mut children {
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        if line.trim() != "ready" {
-            bail!("a deciding process did not start: {line:?}");
-        }
-    }
-    for (child, _) in &mut children {
-        writeln!(child.stdin.as_mut().context("stdin")?, "go")?;
-    }
-    let mut all = Samples::default();
-    let (mut first, mut last, mut errors) = (u64::MAX, 0u64, Vec::new());
-    for (mut child, mut out) in children {
-        let mut line = String::new();
-        out.read_line(&mut line)?;
-        child.wait()?;
-        let v: serde_json::Value = serde_json::from_str(&line).context("worker output")?;
-        first = first.min(v["start_ns"].as_u64().unwrap_or(0));
-        last = last.max(v["end_ns"].as_u64().unwrap_or(0));
-        for x in v["lat_ns"].as_array().into_iter().flatten() {
-            all.push_ns(x.as_u64().unwrap_or(0));
-        }
-        errors.extend(v["errors"].as_array().into_iter().flatten().cloned());
-    }
-    let secs = (last - first) as f64 / 1e9;
-    header("4 processes deciding on one database (library, identify + policy + limit + record)");
-    row("decision, all 4 processes", &all.summary());
-    println!();
-    println!(
-        "throughput: {:.0} decisions/s in total ({} decisions in {:.2} s); worst single decision {:.2} ms; over 5 ms: {}, over 20 ms: {}; refused: {}",
-        all.len() as f64 / secs,
-        all.len(),
-        secs,
-        all.summary().max as f64 / 1e6,
-        all.count_over(Duration::from_millis(5)),
-        all.count_over(Duration::from_millis(20)),
-        errors.len()
-    );
-    if let Some(e) = errors.first() {
-        println!("first refusal: {e}");
-    }
     Ok(())
 }

@@ -42,7 +42,7 @@ use crate::upstream::{UpstreamEvent, Upstreams};
 /// How often old history rows are deleted while serving.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the WAL is checkpointed in the background while serving.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Everything `serve` touches outside its own memory, passed in so tests can swap any of it.
 pub struct Deps {
