@@ -74,6 +74,28 @@ mod tests {
     }
 
     #[test]
+    fn a_call_steps_back_while_another_thread_waits_for_the_connection() {
+        let t = temp_store();
+        // A thread is queued for the connection: an inline call must not barge in ahead of it.
+        t.store
+            .0
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        assert!(try_without_waiting(|| t.store.agent_by_name("x")).is_none());
+        t.store
+            .0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        assert!(try_without_waiting(|| t.store.agent_by_name("x")).is_some());
+        // A waiting call counts itself only while it waits.
+        t.store.agent_by_name("x").unwrap();
+        assert_eq!(
+            t.store.0.waiting.load(std::sync::atomic::Ordering::Acquire),
+            0
+        );
+    }
+
+    #[test]
     fn another_processs_write_lock_gives_up_and_changes_nothing() {
         let t = temp_store();
         // A second connection to the same file stands in for another process.

@@ -17,6 +17,7 @@ mod meta;
 mod migrations;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,10 @@ struct Inner {
     path: PathBuf,
     busy_wait: Duration,
     conn: Mutex<Connection>,
+    /// Threads waiting for `conn`. While any waits, a no-wait call steps
+    /// back instead of taking the connection first: without this, calls made
+    /// inline could keep barging in ahead of one that had to wait.
+    waiting: AtomicUsize,
 }
 
 /// A handle on the shared database; cheap to clone, one connection per process.
@@ -138,6 +143,7 @@ impl Store {
             path: path.to_path_buf(),
             busy_wait,
             conn: Mutex::new(conn),
+            waiting: AtomicUsize::new(0),
         }));
         store.with(|c| {
             c.pragma_update(None, "journal_mode", "WAL")?;
@@ -160,13 +166,19 @@ impl Store {
         // A panic while holding the lock leaves SQLite consistent (the
         // transaction rolls back on drop), so a poisoned lock is still usable.
         if inline::no_wait() {
+            if self.0.waiting.load(Ordering::Acquire) > 0 {
+                return Err(StoreError::Busy(Duration::ZERO));
+            }
             return match self.0.conn.try_lock() {
                 Ok(c) => Ok(c),
                 Err(TryLockError::Poisoned(p)) => Ok(p.into_inner()),
                 Err(TryLockError::WouldBlock) => Err(StoreError::Busy(Duration::ZERO)),
             };
         }
-        Ok(self.0.conn.lock().unwrap_or_else(|p| p.into_inner()))
+        self.0.waiting.fetch_add(1, Ordering::AcqRel);
+        let conn = self.0.conn.lock().unwrap_or_else(|p| p.into_inner());
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+        Ok(conn)
     }
 
     /// Runs `f` on the connection, mapping SQLite errors.
