@@ -25,6 +25,7 @@ from selenium.common.exceptions import (NoSuchElementException, StaleElementRefe
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.remote.client_config import ClientConfig
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,7 +229,31 @@ class Notifications:
 class App:
     """The real tray app in a WebDriver session, with its own GATEHOUSE_HOME (and `env`)."""
 
+    # WebKitWebDriver has been seen to die while tauri-driver still accepts the
+    # new-session request, which then never gets an answer: every WebDriver
+    # command has a deadline, and a session that doesn't start is tried once more.
+    COMMAND_TIMEOUT = 90
+    ATTEMPTS = 2
+
     def __init__(self, home: Home, **env: str):
+        self.home = home
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                self._start(home, env)
+                return
+            except Exception as e:  # noqa: BLE001 (a timeout may come from urllib3, a crash from selenium)
+                log = self.driver_log.read_text(errors="replace")[-2000:] if hasattr(self, "driver_log") else ""
+                self.quit()  # also stops an app left running, which would make the next launch exit
+                if attempt == self.ATTEMPTS:
+                    raise
+                print(f"\ne2e: the app's WebDriver session did not start ({type(e).__name__}: {str(e)[:200]}); "
+                      f"tauri-driver's log ends:\n{log}\ne2e: starting tauri-driver again", file=sys.stderr)
+            except BaseException:
+                self.quit()
+                raise
+
+    def _start(self, home: Home, env: dict[str, str]) -> None:
+        self.driver = None
         self.port = free_port()
         native = free_port()
         self.driver_log = Path(tempfile.mkstemp(prefix="tauri-driver-", suffix=".log")[1])
@@ -237,21 +262,19 @@ class App:
             [str(TAURI_DRIVER), "--port", str(self.port), "--native-port", str(native), "--native-driver", WEBKIT_DRIVER],
             env=home.env(**env), stdout=self.log_file, stderr=subprocess.STDOUT,
         )
-        try:
-            # tauri-driver forwards to WebKitWebDriver, which it starts: both must listen first.
-            wait_for("tauri-driver to listen", lambda: listening(self.port), timeout=15)
-            wait_for("WebKitWebDriver to listen", lambda: listening(native), timeout=15)
-            opts = ArgOptions()
-            opts.set_capability("browserName", "wry")
-            opts.set_capability("tauri:options", {"application": str(TRAY)})
-            self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.port}", options=opts)
-            self.driver.implicitly_wait(0)
-            self.wait_for("the window to load", lambda d: d.execute_script("return document.getElementById('nav').children.length") >= 3)
-            # Set once; still there later proves the page never reloaded.
-            self.driver.execute_script("window.__e2eMarker = 'loaded-once';")
-        except BaseException:
-            self.quit()
-            raise
+        # tauri-driver forwards to WebKitWebDriver, which it starts: both must listen first.
+        wait_for("tauri-driver to listen", lambda: listening(self.port), timeout=15)
+        wait_for("WebKitWebDriver to listen", lambda: listening(native), timeout=15)
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": str(TRAY)})
+        url = f"http://127.0.0.1:{self.port}"
+        self.driver = webdriver.Remote(command_executor=url, options=opts,
+                                       client_config=ClientConfig(remote_server_addr=url, timeout=self.COMMAND_TIMEOUT))
+        self.driver.implicitly_wait(0)
+        self.wait_for("the window to load", lambda d: d.execute_script("return document.getElementById('nav').children.length") >= 3)
+        # Set once; still there later proves the page never reloaded.
+        self.driver.execute_script("window.__e2eMarker = 'loaded-once';")
 
     def wait_for(self, what: str, cond: Callable, timeout: float = 10) -> Any:
         try:
@@ -332,12 +355,43 @@ class App:
                 self.driver.quit()
         except WebDriverException:
             pass
-        self.tauri_driver.terminate()
+        if getattr(self, "tauri_driver", None):
+            self.tauri_driver.terminate()
+            try:
+                self.tauri_driver.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.tauri_driver.kill()
+        if getattr(self, "log_file", None):
+            self.log_file.close()
+        stop_apps_of(self.home)
+
+
+def apps_of(home: Home) -> list[int]:
+    """The pids of the tray apps running with `home` as their GATEHOUSE_HOME."""
+    want = f"GATEHOUSE_HOME={home.dir}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            self.tauri_driver.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.tauri_driver.kill()
-        self.log_file.close()
+            if Path(os.readlink(proc / "exe")).name == TRAY.name and want in (proc / "environ").read_bytes().split(b"\0"):
+                pids.append(int(proc.name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def stop_apps_of(home: Home, grace: float = 10) -> None:
+    """Waits up to `grace` s for `home`'s tray apps to exit, then kills them (by pid).
+    A second app for the same home would only show the first one's window and exit."""
+    deadline = time.monotonic() + grace
+    while (pids := apps_of(home)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
 
 
 def need_tools() -> None:
