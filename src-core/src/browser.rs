@@ -77,13 +77,7 @@ pub fn open(url: &str, env: &EnvMap) -> Result<(), BrowserError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::home::env_of as env;
 
     #[test]
     fn gatehouse_browser_wins_and_gets_the_url_as_its_one_argument() {

@@ -15,6 +15,15 @@ pub fn process_env() -> EnvMap {
         .collect()
 }
 
+/// An environment of `pairs`, for tests.
+#[cfg(test)]
+pub fn env_of(pairs: &[(&str, &str)]) -> EnvMap {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Every path Gatehouse reads or writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Home {

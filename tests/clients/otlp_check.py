@@ -12,27 +12,12 @@ Prints ONE JSON document: {"ok", "lines", "spans", "errors": [...]}; exit 1 when
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 
 from google.protobuf import json_format
+from otlp_ids import hex_ids_to_base64
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
-
-ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def hex_ids_to_base64(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ID_FIELDS and isinstance(value, str):
-                node[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            else:
-                hex_ids_to_base64(value)
-    elif isinstance(node, list):
-        for item in node:
-            hex_ids_to_base64(item)
-    return node
 
 
 def main() -> int:

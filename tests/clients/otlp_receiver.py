@@ -14,7 +14,6 @@ It stops by itself after --seconds (bounded: a test can never hang on it).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import socket
 import sys
@@ -23,6 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
+from otlp_ids import hex_ids_to_base64
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
@@ -31,21 +31,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-
-ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def hex_ids_to_base64(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ID_FIELDS and isinstance(value, str):
-                node[key] = base64.b64encode(bytes.fromhex(value)).decode()
-            else:
-                hex_ids_to_base64(value)
-    elif isinstance(node, list):
-        for item in node:
-            hex_ids_to_base64(item)
-    return node
 
 
 def attrs(kvs):

@@ -53,6 +53,27 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Waits on `done` until `finished(state)` or `deadline`; false on the deadline.
+    fn wait_done(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        deadline: Instant,
+        finished: impl Fn(&State) -> bool,
+    ) -> bool {
+        while !finished(&st) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .done
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
 }
 
 /// A span processor that exports in the background, in batches.
@@ -202,20 +223,14 @@ impl SpanProcessor for Batcher {
         st.flush_asked += 1;
         let ticket = st.flush_asked;
         self.shared.wake.notify_one();
-        let deadline = Instant::now() + limit;
-        while st.flush_done < ticket && !st.exited {
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(OTelSdkError::Timeout(limit));
-            }
-            st = self
-                .shared
-                .done
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        let flushed = self.shared.wait_done(st, Instant::now() + limit, |st| {
+            st.flush_done >= ticket || st.exited
+        });
+        if flushed {
+            Ok(())
+        } else {
+            Err(OTelSdkError::Timeout(limit))
         }
-        Ok(())
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -225,22 +240,14 @@ impl SpanProcessor for Batcher {
         }
         st.stop = true;
         self.shared.wake.notify_one();
-        let deadline = Instant::now() + timeout;
-        while !st.exited {
-            let now = Instant::now();
-            if now >= deadline {
-                // The exporter is stuck (a collector that never answers): leave
-                // its thread behind rather than hold up the process.
-                return Err(OTelSdkError::Timeout(timeout));
-            }
-            st = self
-                .shared
-                .done
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if !self
+            .shared
+            .wait_done(st, Instant::now() + timeout, |st| st.exited)
+        {
+            // The exporter is stuck (a collector that never answers): leave
+            // its thread behind rather than hold up the process.
+            return Err(OTelSdkError::Timeout(timeout));
         }
-        drop(st);
         if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = t.join();
         }

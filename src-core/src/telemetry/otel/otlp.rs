@@ -264,13 +264,7 @@ impl HttpClient for UreqClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> EnvMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::home::env_of as env;
 
     #[test]
     fn nothing_is_exported_without_an_endpoint() {
